@@ -1,0 +1,150 @@
+"""Bodies of history's internal HTTP API, shared by history and its clients.
+
+Every call is scoped by the user id in the ``X-User-Id`` header; another user's
+thread, item, attachment, run or task is a 404, never a 403.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from chatkit.types import Attachment, ThreadItem, ThreadMetadata
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events import RunStatus
+
+USER_HEADER = "X-User-Id"
+TOKEN_HEADER = "X-Internal-Token"
+
+Order = Literal["asc", "desc"]
+ThreadSort = Literal["created_at", "updated_at"]
+
+
+class ToolCallRecord(BaseModel):
+    """One server-side tool call of a turn and its result, kept for the next turn."""
+
+    model_config = ConfigDict(frozen=True)
+
+    call_id: str
+    name: str
+    arguments: str
+    """JSON text exactly as the model produced it."""
+    output: str
+
+
+class ThreadRecord(BaseModel):
+    """A stored thread (conversation) with its bookkeeping."""
+
+    thread: ThreadMetadata
+    updated_at: datetime
+
+
+class ThreadPage(BaseModel):
+    """A page of threads; ``after`` is the cursor for the next page."""
+
+    data: list[ThreadRecord] = Field(default_factory=list)
+    has_more: bool = False
+    after: str | None = None
+
+
+class ThreadWrite(BaseModel):
+    """Create or overwrite a thread (ChatKit ``save_thread``)."""
+
+    thread: ThreadMetadata
+
+
+class ItemRecord(BaseModel):
+    """A stored thread item; ``tool_calls`` holds the turn's server tool calls."""
+
+    item: ThreadItem
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+
+
+class ItemPage(BaseModel):
+    """A page of items in (created_at, insertion) order."""
+
+    data: list[ItemRecord] = Field(default_factory=list)
+    has_more: bool = False
+    after: str | None = None
+
+
+class ItemWrite(BaseModel):
+    """Insert (POST) or upsert (PUT) one item of a thread."""
+
+    item: ThreadItem
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+
+
+class AttachmentWrite(BaseModel):
+    """Create or overwrite an attachment's metadata."""
+
+    attachment: Attachment
+
+
+class RunOpen(BaseModel):
+    """Open a run, durable first: thread (if new), user item and run in one commit."""
+
+    thread_id: str
+    new_thread: ThreadMetadata | None = None
+    """Set for ``threads.create``: the thread is inserted in the same transaction."""
+    user_item: ThreadItem | None = None
+    lease_s: int = 1800
+    """A run whose lease expired no longer blocks its thread."""
+
+
+class RunRecord(BaseModel):
+    """A stored agent run."""
+
+    id: str
+    thread_id: str
+    status: RunStatus
+    fencing_token: int
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+
+
+class RunUpdate(BaseModel):
+    """Move a run to ``running`` or a final status."""
+
+    status: RunStatus
+    error: str | None = None
+
+
+class TaskRecord(BaseModel):
+    """An entry of the user's task list (the default agent's tools work on it)."""
+
+    id: str
+    title: str
+    notes: str = ""
+    done: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskCreate(BaseModel):
+    """A new task."""
+
+    title: str = Field(min_length=1, max_length=500)
+    notes: str = Field(default="", max_length=5000)
+
+
+class TaskUpdate(BaseModel):
+    """Fields of a task to change; omitted fields stay as they are."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    notes: str | None = Field(default=None, max_length=5000)
+    done: bool | None = None
+
+
+class TaskList(BaseModel):
+    """The user's tasks, oldest first."""
+
+    data: list[TaskRecord] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    """JSON error body of every 4xx answer."""
+
+    error: str
+    detail: str = ""
