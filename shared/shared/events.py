@@ -8,6 +8,24 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 RunStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 
 
+class ToolActivity(BaseModel):
+    """Structured view of a server tool call, attached to the event that shows it.
+
+    The ChatKit face ignores it (the event itself shows the call as a workflow
+    task); the simple SSE face turns it into ``tool_call`` / ``tool_result``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    phase: Literal["call", "result"]
+    call_id: str
+    name: str
+    arguments: str = ""
+    """JSON text of the call's arguments (phase ``call``)."""
+    result: str = ""
+    """The tool's output as text (phase ``result``)."""
+
+
 class RunEvent(BaseModel):
     """One ChatKit stream event of a run, numbered from 1 without gaps."""
 
@@ -18,6 +36,7 @@ class RunEvent(BaseModel):
     run_id: str
     seq: int
     event: ThreadStreamEvent
+    tool: ToolActivity | None = None
 
 
 class RunEnded(BaseModel):

@@ -102,6 +102,8 @@ class RunRecord(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    worker: str | None = None
+    """Name of the worker process that picked the run up."""
 
 
 class RunUpdate(BaseModel):
@@ -109,6 +111,7 @@ class RunUpdate(BaseModel):
 
     status: RunStatus
     error: str | None = None
+    worker: str | None = None
 
 
 class TaskRecord(BaseModel):
