@@ -1,0 +1,54 @@
+"""`agent-worker`: build settings once, configure logging, run the arq worker."""
+
+import logging
+
+import structlog
+from agents import set_tracing_disabled
+
+from shared.logging import configure_logging
+
+from .settings import AgentWorkerSettings
+from .worker import build_worker
+
+# Libraries that log every request or job at INFO; our own lines cover those.
+_CHATTY_LOGGERS = ("arq", "httpx", "httpcore", "openai", "LiteLLM")
+
+
+def main() -> None:
+    """Run one worker process until SIGTERM/SIGINT."""
+    settings = AgentWorkerSettings()
+    configure_logging("agent-worker", settings.log_level)
+    _json_for_library_logs()
+    # Traces go to OpenAI's platform: only when talking to OpenAI itself.
+    openai_direct = settings.openai_api_key.get_secret_value() and not (
+        settings.openai_base_url
+    )
+    if not openai_direct:
+        set_tracing_disabled(True)
+    structlog.contextvars.bind_contextvars(worker=settings.worker_name)
+    build_worker(settings).run()
+
+
+def _json_for_library_logs() -> None:
+    """Render stdlib log records (arq, httpx, the Agents SDK) as JSON lines too."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.JSONRenderer(),
+        ],
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+        ],
+    )
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""What a worker process shares across all its runs, created once at startup."""
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from shared.history_client import HistoryClient
+
+from .agent import TaskAgent, build_agent
+from .providers import ModelChoice, choose_model
+from .settings import AgentWorkerSettings
+
+PUBLISHER_CLIENT_NAME = "agent-worker.publisher"
+
+
+@dataclass
+class WorkerResources:
+    """Shared clients, the model and the agent of one worker process."""
+
+    settings: AgentWorkerSettings
+    history: HistoryClient
+    redis: "Redis"
+    model: ModelChoice
+    agent: TaskAgent
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        await self.history.aclose()
+        await self.redis.aclose()
+        await self.model.aclose()
+
+
+def open_resources(settings: AgentWorkerSettings) -> WorkerResources:
+    """Build the shared clients, the model and the agent from settings."""
+    model = choose_model(settings)
+    return WorkerResources(
+        settings=settings,
+        history=HistoryClient(
+            settings.history_url, internal_token=settings.internal_token
+        ),
+        redis=Redis.from_url(settings.redis_url, client_name=PUBLISHER_CLIENT_NAME),
+        model=model,
+        agent=build_agent(settings.agent, model.model),
+    )

@@ -1,0 +1,22 @@
+"""What an agent turn knows about its caller: the request context of AgentContext."""
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from chatkit.agents import AgentContext
+
+from shared.history_client import HistoryClient
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """Request context of one run; chatkit stores expect an object with `user_id`."""
+
+    user_id: str
+    run_id: str
+    history: HistoryClient
+    """Shared client to history; tools use it for the user's tasks."""
+
+
+TurnAgentContext: TypeAlias = AgentContext[TurnContext]
+"""The run context every tool receives (as `RunContextWrapper[TurnAgentContext]`)."""

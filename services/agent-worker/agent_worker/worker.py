@@ -1,0 +1,195 @@
+"""The arq worker: JSON jobs, one try, long timeout, and pickup without polling.
+
+arq 0.28 polls the queue every `poll_delay` (0.5 s), which would add ~250 ms to
+every run. `WakeableWorker` subscribes to the queue's wake-up channel (the gateway
+publishes there right after enqueueing) and starts a poll iteration as soon as a
+message arrives; the poll delay remains only as a fallback. It overrides
+`Worker.main`, mirroring arq 0.28's loop except for that wait, and relies on the
+internals `_poll_iteration`, `_jobs_started` and
+`_release_sem_dec_counter_on_complete`: hence the pin `arq>=0.28,<0.29`.
+"""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import structlog
+from arq.connections import RedisSettings, create_pool
+from arq.worker import Worker, func
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from shared.jobs import RUN_AGENT_JOB
+from shared.redis_keys import queue_wakeup_channel
+
+from .resources import WorkerResources, open_resources
+from .run_agent import RESOURCES_KEY, run_agent
+from .settings import AgentWorkerSettings
+
+WAKEUP_CLIENT_NAME = "agent-worker.wakeup"
+RESUBSCRIBE_DELAY_S = 1.0
+
+log = structlog.get_logger("agent_worker.worker")
+
+ReadyCallback = Callable[[dict[str, Any]], None]
+
+
+def dump_json(value: Any) -> bytes:
+    """arq job serializer: JSON, never pickle (exceptions become their class name)."""
+    return json.dumps(value, default=_json_fallback, separators=(",", ":")).encode()
+
+
+def load_json(data: bytes) -> Any:
+    """arq job deserializer."""
+    return json.loads(data)
+
+
+def _json_fallback(value: object) -> str:
+    return type(value).__name__ if isinstance(value, BaseException) else str(value)
+
+
+class WakeableWorker(Worker):  # type: ignore[misc]
+    """An arq Worker whose poll loop wakes up on the queue's wake-up channel."""
+
+    _pool: Any
+
+    def __init__(
+        self,
+        *args: Any,
+        wakeup_redis_url: str,
+        on_ready: ReadyCallback | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._wakeup_redis_url = wakeup_redis_url
+        self._on_ready = on_ready
+        self._wake = asyncio.Event()
+        self._subscribed = asyncio.Event()
+
+    async def main(self) -> None:
+        """arq 0.28's `Worker.main`, waiting on wake-ups instead of sleeping."""
+        if self._pool is None:
+            self._pool = await create_pool(
+                self.redis_settings,
+                job_deserializer=self.job_deserializer,
+                job_serializer=self.job_serializer,
+                default_queue_name=self.queue_name,
+                expires_extra_ms=self.expires_extra_ms,
+            )
+        self.ctx["redis"] = self.pool
+        if self.on_startup:
+            await self.on_startup(self.ctx)
+        listener = asyncio.create_task(self._listen_for_wakeups())
+        try:
+            await self._subscribed.wait()
+            if self._on_ready is not None:
+                self._on_ready(self.ctx)
+            await self._poll_until_done()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _poll_until_done(self) -> None:
+        while True:
+            self._wake.clear()
+            await self._poll_iteration()
+            if self.burst and await self._burst_finished():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_delay_s)
+
+    async def _burst_finished(self) -> bool:
+        if (
+            0 <= self.max_burst_jobs <= self._jobs_started()
+            or not await self.pool.zcard(self.queue_name)
+        ):
+            await asyncio.gather(*self.tasks.values())
+            return True
+        return False
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        super()._release_sem_dec_counter_on_complete()
+        # A slot is free: queued jobs need not wait for the next poll.
+        self._wake.set()
+
+    async def _listen_for_wakeups(self) -> None:
+        channel = queue_wakeup_channel(self.queue_name)
+        redis = Redis.from_url(self._wakeup_redis_url, client_name=WAKEUP_CLIENT_NAME)
+        try:
+            while True:
+                try:
+                    await self._relay_wakeups(redis, channel)
+                except (RedisError, OSError) as error:
+                    log.warning(
+                        "wake-up subscription lost", error_type=type(error).__name__
+                    )
+                    self._subscribed.set()
+                    await asyncio.sleep(RESUBSCRIBE_DELAY_S)
+        finally:
+            await redis.aclose()
+
+    async def _relay_wakeups(self, redis: "Redis", channel: str) -> None:
+        async with redis.pubsub() as pubsub:
+            await pubsub.subscribe(channel)
+            self._subscribed.set()
+            # Jobs enqueued while (re)subscribing are picked up by this poll.
+            self._wake.set()
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    self._wake.set()
+
+
+async def _startup(settings: AgentWorkerSettings, ctx: dict[str, Any]) -> None:
+    ctx[RESOURCES_KEY] = open_resources(settings)
+
+
+async def _shutdown(ctx: dict[str, Any]) -> None:
+    resources: WorkerResources | None = ctx.pop(RESOURCES_KEY, None)
+    if resources is not None:
+        await resources.aclose()
+
+
+def log_ready(ctx: dict[str, Any]) -> None:
+    """The 'worker ready' line, with a warning when the offline model answers."""
+    resources: WorkerResources = ctx[RESOURCES_KEY]
+    settings = resources.settings
+    log.info(
+        "worker ready",
+        worker=settings.worker_name,
+        queue=settings.queue_name,
+        model=resources.model.label,
+        max_jobs=settings.worker_max_jobs,
+    )
+    if resources.model.offline:
+        log.warning(
+            "offline demo model: answers are scripted, not generated; set "
+            "OPENAI_API_KEY, OPENAI_BASE_URL or GEMINI_API_KEY for a real model",
+            model=resources.model.label,
+        )
+
+
+def build_worker(settings: AgentWorkerSettings, **overrides: Any) -> WakeableWorker:
+    """The worker for these settings; `overrides` go to arq (burst, handle_signals)."""
+    options: dict[str, Any] = {
+        "functions": [func(run_agent, name=RUN_AGENT_JOB)],
+        "queue_name": settings.queue_name,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "wakeup_redis_url": settings.redis_url,
+        "on_startup": partial(_startup, settings),
+        "on_shutdown": _shutdown,
+        "on_ready": log_ready,
+        "max_jobs": settings.worker_max_jobs,
+        "job_timeout": settings.worker_job_timeout_s,
+        # An agent turn is never blindly retried, not even after a shutdown.
+        "max_tries": 1,
+        "retry_jobs": False,
+        # Nobody reads arq's job results: the run record in history is the result.
+        "keep_result": 0,
+        "job_serializer": dump_json,
+        "job_deserializer": load_json,
+    }
+    return WakeableWorker(**(options | overrides))

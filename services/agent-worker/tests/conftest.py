@@ -1,0 +1,82 @@
+"""Fixtures of the agent-worker tests: Redis clients that count what they send."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from agent_worker.settings import AgentWorkerSettings
+
+
+@dataclass
+class CommandCount:
+    """Redis commands and round trips sent through pipelines."""
+
+    commands: int = 0
+    round_trips: int = 0
+
+
+class CountingPipeline(Pipeline):
+    """A pipeline that adds its commands to a CommandCount when executed."""
+
+    count: CommandCount
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        self.count.commands += len(self.command_stack)
+        self.count.round_trips += 1
+        return await super().execute(raise_on_error)
+
+
+class CountingRedis(Redis):
+    """A Redis client whose pipelines are counted (the publisher only pipelines)."""
+
+    count: CommandCount
+
+    def pipeline(
+        self, transaction: bool = True, shard_hint: str | None = None
+    ) -> CountingPipeline:
+        pipe = CountingPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+        pipe.count = self.count
+        return pipe
+
+
+@pytest.fixture
+async def counting_redis(redis_url: str) -> AsyncIterator[CountingRedis]:
+    """A fresh counting client on the session's Redis."""
+    client = CountingRedis.from_url(redis_url)
+    client.count = CommandCount()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """A plain client for reading what the code under test wrote."""
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def worker_queue(queue_name: str) -> str:
+    """A queue only these tests use (other suites may run workers on theirs)."""
+    return f"{queue_name}:agent-worker-tests"
+
+
+def worker_settings(
+    redis_url: str, history_url: str, queue: str, **values: Any
+) -> AgentWorkerSettings:
+    """Settings as the environment would give them, ignoring any .env file."""
+    return AgentWorkerSettings(
+        _env_file=None,
+        env="test",
+        redis_url=redis_url,
+        history_url=history_url,
+        queue_name=queue,
+        **values,
+    )

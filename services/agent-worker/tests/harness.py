@@ -1,0 +1,166 @@
+"""Drive agent turns the way the gateway does, against a burst worker in-process.
+
+Real history, real Redis, the scripted model: open the run (durable first),
+subscribe to its channel, enqueue the RunJob, run a burst worker, and collect
+every published message, validated with the chatkit types.
+"""
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from arq.connections import RedisSettings, create_pool
+from chatkit.types import (
+    InferenceOptions,
+    ThreadMetadata,
+    UserMessageItem,
+    UserMessageTextContent,
+)
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from agent_worker.settings import AgentWorkerSettings
+from agent_worker.worker import build_worker, dump_json, load_json
+from shared.events import RUN_MESSAGE_ADAPTER, RunEnded, RunEvent
+from shared.history_api import RunOpen, RunRecord
+from shared.history_client import HistoryClient
+from shared.ids import new_id
+from shared.jobs import RUN_AGENT_JOB, RunJob
+from shared.redis_keys import queue_wakeup_channel, run_events_channel
+
+COLLECT_TIMEOUT_S = 10.0
+
+
+@dataclass
+class TurnResult:
+    """What one turn published, and its run record afterwards."""
+
+    run: RunRecord
+    raw: list[bytes]
+    messages: list[RunEvent | RunEnded]
+
+    @property
+    def events(self) -> list[RunEvent]:
+        """The RunEvents, without the final RunEnded."""
+        return [m for m in self.messages if isinstance(m, RunEvent)]
+
+
+@dataclass
+class Conversation:
+    """One user's thread driven turn by turn."""
+
+    harness: "Harness"
+    user_id: str = field(default_factory=lambda: f"user-{uuid.uuid4().hex[:8]}")
+    thread_id: str = field(default_factory=lambda: new_id("thr"))
+    turns: int = 0
+
+    async def say(self, text: str) -> TurnResult:
+        """Store `text` as the user's message and run one agent turn on it."""
+        self.turns += 1
+        return await self.harness.turn(self, text)
+
+
+class Harness:
+    """Shared clients of the agent-worker integration tests."""
+
+    def __init__(self, settings: AgentWorkerSettings) -> None:
+        self.settings = settings
+        self.history = HistoryClient(settings.history_url)
+        self.redis = Redis.from_url(settings.redis_url)
+
+    async def aclose(self) -> None:
+        """Close the clients."""
+        await self.history.aclose()
+        await self.redis.aclose()
+
+    def conversation(self) -> Conversation:
+        """A new thread of a new user."""
+        return Conversation(self)
+
+    async def open_run(self, conversation: Conversation, text: str) -> RunRecord:
+        """Durable first: the thread (first turn), the user item and the run."""
+        now = datetime.now(UTC)
+        new_thread = None
+        if conversation.turns == 1:
+            new_thread = ThreadMetadata(
+                id=conversation.thread_id, created_at=now, title="Tasks"
+            )
+        user_item = UserMessageItem(
+            id=new_id("msg"),
+            thread_id=conversation.thread_id,
+            created_at=now,
+            content=[UserMessageTextContent(text=text)],
+            inference_options=InferenceOptions(),
+        )
+        run_open = RunOpen(
+            thread_id=conversation.thread_id, new_thread=new_thread, user_item=user_item
+        )
+        return await self.history.open_run(conversation.user_id, run_open)
+
+    async def enqueue(self, conversation: Conversation, run_id: str) -> None:
+        """Enqueue the RunJob as the gateway does, then wake the workers."""
+        job = RunJob(
+            run_id=run_id,
+            thread_id=conversation.thread_id,
+            user_id=conversation.user_id,
+            request_id=new_id("req"),
+            enqueued_at=datetime.now(UTC),
+        )
+        pool: Any = await create_pool(
+            RedisSettings.from_dsn(self.settings.redis_url),
+            job_serializer=dump_json,
+            job_deserializer=load_json,
+            default_queue_name=self.settings.queue_name,
+        )
+        try:
+            await pool.enqueue_job(
+                RUN_AGENT_JOB, job.model_dump(mode="json"), _job_id=run_id
+            )
+        finally:
+            await pool.aclose()
+        await self.redis.publish(queue_wakeup_channel(self.settings.queue_name), run_id)
+
+    async def run_burst_worker(self) -> None:
+        """Run every queued job to its end with an in-process burst worker."""
+        worker: Any = build_worker(
+            self.settings, burst=True, handle_signals=False, poll_delay=0.01
+        )
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+
+    async def turn(self, conversation: Conversation, text: str) -> TurnResult:
+        """One full turn: open, subscribe, enqueue, work, collect."""
+        run = await self.open_run(conversation, text)
+        async with self.redis.pubsub() as pubsub:
+            await pubsub.subscribe(run_events_channel(run.id))
+            await self.enqueue(conversation, run.id)
+            await self.run_burst_worker()
+            raw = await collect(pubsub)
+        messages = [RUN_MESSAGE_ADAPTER.validate_json(data) for data in raw]
+        record = await self.history.get_run(conversation.user_id, run.id)
+        return TurnResult(run=record, raw=raw, messages=messages)
+
+
+async def next_payload(pubsub: PubSub, timeout_s: float) -> bytes | None:
+    """The next published payload (subscribe confirmations skipped), or None."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        if message is not None:
+            data: bytes = message["data"]
+            return data
+    return None
+
+
+async def collect(pubsub: PubSub, timeout_s: float = COLLECT_TIMEOUT_S) -> list[bytes]:
+    """Published payloads up to and including RunEnded."""
+    raw: list[bytes] = []
+    while (data := await next_payload(pubsub, timeout_s)) is not None:
+        raw.append(data)
+        if isinstance(RUN_MESSAGE_ADAPTER.validate_json(data), RunEnded):
+            return raw
+    raise AssertionError(f"no RunEnded within {timeout_s}s after {len(raw)} messages")

@@ -1,0 +1,156 @@
+"""publisher.py: numbered, coalesced, one pipeline per flush, log equals live."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageContentPartTextDelta,
+    AssistantMessageItem,
+    ThreadItemAddedEvent,
+    ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
+)
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from agent_worker.publisher import LOG_FIELD, RunPublisher
+from shared.events import RUN_MESSAGE_ADAPTER, RunEvent
+from shared.ids import new_id
+from shared.redis_keys import run_events_channel, run_log
+
+from .conftest import CountingRedis
+from .harness import collect, next_payload
+
+ITEM = "msg_item"
+THREAD = "thr_pub"
+
+
+def _delta(text: str, content_index: int = 0) -> ThreadItemUpdatedEvent:
+    update = AssistantMessageContentPartTextDelta(
+        content_index=content_index, delta=text
+    )
+    return ThreadItemUpdatedEvent(item_id=ITEM, update=update)
+
+
+def _message(text: str) -> AssistantMessageItem:
+    content = [AssistantMessageContent(text=text)] if text else []
+    return AssistantMessageItem(
+        id=ITEM, thread_id=THREAD, created_at=datetime.now(UTC), content=content
+    )
+
+
+def _publisher(redis: Redis, run_id: str, coalesce_s: float = 0.03) -> RunPublisher:
+    return RunPublisher(
+        redis, run_id, coalesce_s=coalesce_s, log_maxlen=1000, log_ttl_s=60
+    )
+
+
+@pytest.fixture
+async def run_id_and_sub(redis: Redis) -> AsyncIterator[tuple[str, PubSub]]:
+    run_id = new_id("run")
+    async with redis.pubsub() as pubsub:
+        await pubsub.subscribe(run_events_channel(run_id))
+        yield run_id, pubsub
+    await redis.delete(run_log(run_id))
+
+
+async def test_streamed_tokens_cost_at_most_a_fifth_of_a_redis_command_each(
+    counting_redis: CountingRedis, run_id_and_sub: tuple[str, PubSub]
+) -> None:
+    run_id, pubsub = run_id_and_sub
+    publisher = _publisher(counting_redis, run_id)
+    tokens = [f"tok{i} " for i in range(300)]
+
+    await publisher.publish(ThreadItemAddedEvent(item=_message("")))
+    for token in tokens:
+        await publisher.publish(_delta(token))
+        await asyncio.sleep(0.001)
+    await publisher.publish(ThreadItemDoneEvent(item=_message("".join(tokens))))
+    await publisher.end("completed")
+    await publisher.aclose()
+    received = await collect(pubsub)
+
+    assert counting_redis.count.commands / len(tokens) <= 0.2
+    deltas = [
+        m.event.update.delta
+        for m in map(RUN_MESSAGE_ADAPTER.validate_json, received)
+        if isinstance(m, RunEvent)
+        and isinstance(m.event, ThreadItemUpdatedEvent)
+        and isinstance(m.event.update, AssistantMessageContentPartTextDelta)
+    ]
+    assert "".join(deltas) == "".join(tokens)
+    assert 1 < len(deltas) < len(tokens) / 5
+
+
+async def test_seq_is_gapless_and_the_log_holds_exactly_the_published_bytes(
+    redis: Redis, run_id_and_sub: tuple[str, PubSub]
+) -> None:
+    run_id, pubsub = run_id_and_sub
+    publisher = _publisher(redis, run_id, coalesce_s=0.005)
+
+    await publisher.publish(ThreadItemAddedEvent(item=_message("")))
+    for index in range(40):
+        await publisher.publish(_delta(f"{index},", content_index=index % 2))
+        if index % 10 == 0:
+            await asyncio.sleep(0.01)
+    await publisher.publish(ThreadItemDoneEvent(item=_message("done")))
+    await publisher.end("completed")
+    received = await collect(pubsub)
+    entries = await redis.xrange(run_log(run_id))
+
+    messages = [RUN_MESSAGE_ADAPTER.validate_json(data) for data in received]
+    assert [m.seq for m in messages] == list(range(1, len(messages) + 1))
+    assert [data for _, fields in entries for data in [fields[LOG_FIELD.encode()]]] == (
+        received
+    )
+    assert [entry_id for entry_id, _ in entries] == [
+        f"{m.seq}-0".encode() for m in messages
+    ]
+    assert 0 < await redis.ttl(run_log(run_id)) <= 60
+
+
+async def test_first_delta_goes_out_without_waiting_for_the_window(
+    redis: Redis, run_id_and_sub: tuple[str, PubSub]
+) -> None:
+    run_id, pubsub = run_id_and_sub
+    publisher = _publisher(redis, run_id, coalesce_s=10.0)
+
+    await publisher.publish(_delta("first"))
+    data = await next_payload(pubsub, timeout_s=1.0)
+    await publisher.end("completed")
+    await publisher.aclose()
+
+    assert data is not None
+    first = RUN_MESSAGE_ADAPTER.validate_json(data)
+    assert isinstance(first, RunEvent)
+    assert first.seq == 1
+
+
+async def test_any_other_event_first_flushes_the_held_deltas(
+    redis: Redis, run_id_and_sub: tuple[str, PubSub]
+) -> None:
+    run_id, pubsub = run_id_and_sub
+    publisher = _publisher(redis, run_id, coalesce_s=10.0)
+
+    await publisher.publish(_delta("a"))
+    await asyncio.sleep(0.05)
+    await publisher.publish(_delta("b"))
+    await publisher.publish(_delta("c"))
+    await publisher.publish(ThreadItemDoneEvent(item=_message("abc")))
+    await publisher.end("completed")
+    messages = [RUN_MESSAGE_ADAPTER.validate_json(d) for d in await collect(pubsub)]
+
+    kinds = [
+        m.event.update.delta
+        if isinstance(m, RunEvent)
+        and isinstance(m.event, ThreadItemUpdatedEvent)
+        and isinstance(m.event.update, AssistantMessageContentPartTextDelta)
+        else m.event.type
+        if isinstance(m, RunEvent)
+        else "end"
+        for m in messages
+    ]
+    assert kinds == ["a", "bc", "thread.item.done", "end"]

@@ -1,0 +1,149 @@
+"""worker.py: wake-up pickup, JSON payloads, the demo model, AGENT agents."""
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chatkit.types import AssistantMessageItem, ThreadItemDoneEvent, WorkflowItem
+
+from agent_worker.worker import build_worker, dump_json, load_json
+from shared.events import RunEnded
+from shared.jobs import RUN_AGENT_JOB
+from shared.redis_keys import run_events_channel
+
+from .conftest import worker_settings
+from .harness import Harness, collect, next_payload
+
+DEMO_LABEL = "[offline demo model]"
+
+STOP_AGENT_MODULE = """
+from agents import Agent
+from agent_worker.tools import TASK_TOOLS
+
+
+def stop_after_tool():
+    return Agent(
+        name="stopper", tools=TASK_TOOLS, tool_use_behavior="stop_on_first_tool"
+    )
+"""
+
+
+@pytest.fixture
+async def demo_harness(
+    redis_url: str, history_url: str, worker_queue: str
+) -> AsyncIterator[Harness]:
+    harness = Harness(worker_settings(redis_url, history_url, worker_queue))
+    yield harness
+    await harness.aclose()
+
+
+def test_job_payloads_round_trip_as_json_and_never_pickle() -> None:
+    job = {"t": 1, "f": RUN_AGENT_JOB, "a": [{"run_id": "run_1"}], "k": {}, "et": 5}
+
+    data = dump_json(job)
+
+    assert data.startswith(b"{")
+    assert load_json(data) == job
+    assert dump_json({"r": ValueError("secret text")}) == b'{"r":"ValueError"}'
+
+
+async def test_worker_starts_a_job_on_wakeup_without_waiting_for_its_poll(
+    demo_harness: Harness,
+) -> None:
+    ready = asyncio.Event()
+    worker: Any = build_worker(
+        demo_harness.settings,
+        handle_signals=False,
+        poll_delay=60,
+        on_ready=lambda ctx: ready.set(),
+    )
+    running = asyncio.create_task(worker.async_run())
+    await asyncio.wait_for(ready.wait(), timeout=30)
+    await asyncio.sleep(0.1)  # the first poll is over: only a wake-up helps now
+    latencies: list[float] = []
+    try:
+        for index in range(3):
+            conversation = demo_harness.conversation()
+            conversation.turns = 1
+            run = await demo_harness.open_run(conversation, f"hello {index}")
+            async with demo_harness.redis.pubsub() as pubsub:
+                await pubsub.subscribe(run_events_channel(run.id))
+                started = time.perf_counter()
+                await demo_harness.enqueue(conversation, run.id)
+                first = await next_payload(pubsub, timeout_s=5.0)
+                latencies.append(time.perf_counter() - started)
+                assert first is not None
+                await collect(pubsub)
+    finally:
+        # Let arq finish its bookkeeping of the last job before stopping.
+        await asyncio.gather(*worker.tasks.values())
+        await worker.close()
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+    assert max(latencies) < 1.0
+
+
+async def test_offline_demo_model_calls_task_tools_and_labels_its_answers(
+    demo_harness: Harness,
+) -> None:
+    conversation = demo_harness.conversation()
+
+    added = await conversation.say("add task water the plants")
+    chat = await conversation.say("how are you?")
+
+    done = [
+        e.event.item for e in added.events if isinstance(e.event, ThreadItemDoneEvent)
+    ]
+    workflow, answer = done
+    assert isinstance(workflow, WorkflowItem)
+    assert isinstance(answer, AssistantMessageItem)
+    assert answer.content[0].text.startswith(DEMO_LABEL)
+    assert "water the plants" in answer.content[0].text
+    (reply,) = [
+        e.event.item for e in chat.events if isinstance(e.event, ThreadItemDoneEvent)
+    ]
+    assert isinstance(reply, AssistantMessageItem)
+    assert reply.content[0].text.startswith(DEMO_LABEL)
+    assert (added.run.status, chat.run.status) == ("completed", "completed")
+
+
+async def test_agent_setting_loads_a_factory_and_a_turn_ending_on_a_tool_is_stored(
+    redis_url: str,
+    history_url: str,
+    worker_queue: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "stop_agent_module.py").write_text(STOP_AGENT_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    settings = worker_settings(
+        redis_url, history_url, worker_queue, agent="stop_agent_module:stop_after_tool"
+    )
+    harness = Harness(settings)
+    conversation = harness.conversation()
+    try:
+        turn = await conversation.say("add task stop here")
+        page = await harness.history.list_items(
+            conversation.user_id, conversation.thread_id
+        )
+    finally:
+        await harness.aclose()
+        sys.modules.pop("stop_agent_module", None)
+
+    done = [
+        e.event.item for e in turn.events if isinstance(e.event, ThreadItemDoneEvent)
+    ]
+    assert [item.type for item in done] == ["workflow"]
+    assert turn.messages[-1] == RunEnded(
+        run_id=turn.run.id, seq=len(turn.messages), status="completed"
+    )
+    user, workflow = page.data
+    assert user.item.type == "user_message"
+    assert workflow.item.id == done[0].id
+    assert [call.name for call in workflow.tool_calls] == ["add_task"]
+    assert "stop here" in workflow.tool_calls[0].output

@@ -1,0 +1,175 @@
+"""Raw request body -> a typed ChatKit request or a simple-format request.
+
+Every problem with the input is an ``ApiError`` (4xx, JSON) raised here, before
+any stream starts: too large, not JSON, unknown ``type``, missing or mistyped
+fields, an empty message, attachments (not supported yet).
+"""
+
+import re
+import typing
+from typing import Any
+
+import orjson
+from chatkit.types import (
+    ChatKitReq,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
+    UserMessageInput,
+    UserMessageTagContent,
+    UserMessageTextContent,
+)
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from starlette.requests import Request
+
+from gateway.errors import ApiError
+
+CHATKIT_REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
+"""Built once: the 16 ChatKit ops, discriminated on ``type``."""
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+"""Thread, item and attachment ids travel in history's URL paths: no `/`, `.`, `?`."""
+_ID_RE = re.compile(ID_PATTERN)
+_PATH_ID_PARAMS = ("thread_id", "item_id", "attachment_id")
+
+
+class SimpleReq(BaseModel):
+    """The original simple format: one message, optionally into an existing thread."""
+
+    model_config = ConfigDict(frozen=True, strict=True)
+
+    message: str
+    thread_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    """Omitted: a new conversation is created (its id comes back first)."""
+
+
+SIMPLE_REQUEST_ADAPTER: TypeAdapter[SimpleReq] = TypeAdapter(SimpleReq)
+
+
+def _known_types() -> tuple[str, ...]:
+    union = typing.get_args(ChatKitReq)[0]
+    return tuple(cls.model_fields["type"].default for cls in typing.get_args(union))
+
+
+KNOWN_TYPES = _known_types()
+MAX_SHOWN_VALUE_CHARS = 60
+
+
+def too_large(limit: int) -> ApiError:
+    """The 413 for a body over the configured size."""
+    return ApiError(
+        413, "body_too_large", f"the request body is larger than {limit} bytes"
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise ApiError(400, "invalid_request", "Content-Length is not a number")
+        if int(declared) > limit:
+            raise too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_request(raw: bytes) -> ChatKitReq | SimpleReq:
+    """Validate a body: ChatKit when it has ``type``, simple format when ``message``."""
+    if not raw.strip():
+        raise ApiError(400, "invalid_json", "the request body is empty")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(
+            400, "invalid_json", f"the body is not valid JSON: {exc}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    if "type" in data:
+        return _chatkit_request(data)
+    if "message" in data:
+        return _simple_request(data)
+    raise ApiError(
+        422,
+        "invalid_request",
+        "the body needs a 'type' (ChatKit protocol) or a 'message' (simple format)",
+    )
+
+
+def _chatkit_request(data: dict[str, Any]) -> ChatKitReq:
+    op = data["type"]
+    if not isinstance(op, str) or op not in KNOWN_TYPES:
+        shown = repr(op)[:MAX_SHOWN_VALUE_CHARS]
+        raise ApiError(
+            400,
+            "unknown_type",
+            f"unknown request type {shown}; expected one of {', '.join(KNOWN_TYPES)}",
+        )
+    try:
+        request = CHATKIT_REQUEST_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", f"{op}: {_detail(exc, op)}") from None
+    _check_ids(request.params, op)
+    if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
+        check_user_input(request.params.input, f"{op}: params.input")
+    return request
+
+
+def _check_ids(params: BaseModel, op: str) -> None:
+    for name in _PATH_ID_PARAMS:
+        value = getattr(params, name, None)
+        if isinstance(value, str) and not _ID_RE.match(value):
+            raise ApiError(
+                422, "invalid_request", f"{op}: params.{name}: not a valid id"
+            )
+
+
+def _simple_request(data: dict[str, Any]) -> SimpleReq:
+    try:
+        request = SIMPLE_REQUEST_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", _detail(exc, None)) from None
+    if not request.message.strip():
+        raise ApiError(422, "empty_message", "message: the message has no text")
+    return request
+
+
+def check_user_input(user_input: UserMessageInput, where: str) -> None:
+    """Refuse a message without text or tags, and attachments (not supported yet)."""
+    if user_input.attachments:
+        raise ApiError(
+            422,
+            "attachments_not_supported",
+            f"{where}.attachments: attachments are not supported yet",
+        )
+    if not any(_has_text(part) for part in user_input.content):
+        raise ApiError(
+            422, "empty_message", f"{where}.content: the message has no text"
+        )
+
+
+def _has_text(part: UserMessageTextContent | UserMessageTagContent) -> bool:
+    match part:
+        case UserMessageTextContent():
+            return bool(part.text.strip())
+        case UserMessageTagContent():
+            return True
+        case _:
+            typing.assert_never(part)
+
+
+def _detail(exc: ValidationError, op: str | None) -> str:
+    parts = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = list(err["loc"])
+        if op is not None and loc and loc[0] == op:
+            loc = loc[1:]  # pydantic puts the union tag first
+        where = ".".join(str(p) for p in loc)
+        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+    return "; ".join(parts)

@@ -1,0 +1,332 @@
+"""One multiplexed Redis subscriber per gateway process, fanned out to per-run queues.
+
+A single pub/sub connection (no socket timeout: a run may be quiet for minutes)
+carries every run channel this process streams. The reader task parses each
+message once and offers it to the bounded queue of every subscription of that
+run; it never awaits a client, so a slow client cannot hold up the others. A
+subscription whose queue is full is dropped with a marker instead.
+
+After a lost connection the reader reconnects with backoff, subscribes again to
+every channel that still has subscribers and fills the gap from each run's log
+stream (the worker XADDs every message there too, with the stream id
+``<seq>-0``); live messages wait until the gap is filled, and the per-client
+sequence check drops what was already delivered.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+
+import structlog
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from gateway.subscription import Subscription
+from shared.events import RUN_MESSAGE_ADAPTER, RunEnded, RunEvent
+from shared.redis_keys import run_events_channel
+
+log = structlog.get_logger(__name__)
+
+SUBSCRIBE_TIMEOUT_S = 5.0
+"""How long a new stream waits for Redis to confirm its subscription."""
+PING_INTERVAL_S = 20.0
+"""A quiet pub/sub connection is pinged this often; a dead one is replaced."""
+BACKOFF_FIRST_S = 0.05
+BACKOFF_MAX_S = 2.0
+LOG_FIELD = b"data"
+"""Field of a run log entry holding the published bytes (agent_worker.publisher)."""
+DEFAULT_QUEUE_SIZE = 2048
+"""Events one client may lag behind before it is dropped (coalesced deltas:
+thousands of events are minutes of answer)."""
+
+
+class RelayUnavailableError(Exception):
+    """Redis did not confirm a subscription in time."""
+
+
+class Relay:
+    """The process-wide subscriber. ``start()`` in the lifespan, ``stop()`` after."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        client_name: str = "gateway.relay",
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        subscribe_timeout_s: float = SUBSCRIBE_TIMEOUT_S,
+    ) -> None:
+        self._redis: Redis = Redis.from_url(
+            redis_url,
+            client_name=client_name,
+            socket_timeout=None,
+            socket_connect_timeout=5,
+            socket_keepalive=True,
+        )
+        self._queue_size = queue_size
+        self._subscribe_timeout_s = subscribe_timeout_s
+        self._subs: dict[bytes, set[Subscription]] = {}
+        self._unconfirmed: Counter[bytes] = Counter()
+        self._confirmed: set[bytes] = set()
+        self._waiters: dict[bytes, list[asyncio.Future[None]]] = {}
+        self._to_unsubscribe: set[bytes] = set()
+        self._janitor_wake = asyncio.Event()
+        self._pubsub: PubSub | None = None
+        self._ready = False
+        self._last_seen = time.monotonic()
+        self._was_up = False
+        self._generation = 0
+        self._backfilling: dict[bytes, list[RunEvent | RunEnded]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._backfills: set[asyncio.Task[None]] = set()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the pub/sub connection is up right now."""
+        return self._ready
+
+    async def start(self) -> None:
+        """Start the reader and the janitor tasks."""
+        self._tasks = [
+            asyncio.create_task(self._read_forever(), name="relay.reader"),
+            asyncio.create_task(self._janitor(), name="relay.janitor"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the tasks, end every subscription, close the connection."""
+        tasks = [*self._tasks, *self._backfills]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub.drop("shutdown")
+        await self._redis.aclose(close_connection_pool=True)
+
+    async def subscribe(self, run_id: str) -> Subscription:
+        """Subscribe to a run; returns once Redis confirmed, so no event is missed."""
+        sub = Subscription(run_id, self._queue_size, on_close=self.detach)
+        channel = sub.channel
+        subs = self._subs.setdefault(channel, set())
+        subs.add(sub)
+        if channel in self._confirmed:
+            return sub
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(channel, []).append(waiter)
+        self._to_unsubscribe.discard(channel)
+        if len(subs) == 1:
+            await self._send_subscribe([channel])
+        try:
+            async with asyncio.timeout(self._subscribe_timeout_s):
+                await waiter
+        except TimeoutError:
+            sub.close()
+            raise RelayUnavailableError(
+                "Redis did not confirm the subscription"
+            ) from None
+        return sub
+
+    def detach(self, sub: Subscription) -> None:
+        """Forget a subscription; the janitor unsubscribes an orphaned channel."""
+        subs = self._subs.get(sub.channel)
+        if subs is None:
+            return
+        subs.discard(sub)
+        if not subs:
+            del self._subs[sub.channel]
+            self._confirmed.discard(sub.channel)
+            self._to_unsubscribe.add(sub.channel)
+            self._janitor_wake.set()
+
+    def subscriber_count(self, run_id: str) -> int:
+        """How many streams of this process follow the run."""
+        return len(self._subs.get(run_events_channel(run_id).encode(), ()))
+
+    # the reader
+
+    async def _read_forever(self) -> None:
+        backoff = BACKOFF_FIRST_S
+        while True:
+            try:
+                await self._read_connection()
+            except (RedisError, OSError) as exc:
+                log.warning("relay_disconnected", error=str(exc), retry_in_s=backoff)
+            except Exception:
+                # A bug here must not leave every stream of the process hanging.
+                log.exception("relay_reader_failed")
+            finally:
+                await self._reset_connection()
+            backoff = (
+                BACKOFF_FIRST_S if self._was_up else min(backoff * 2, BACKOFF_MAX_S)
+            )
+            await asyncio.sleep(backoff)
+
+    async def _read_connection(self) -> None:
+        self._was_up = False
+        pubsub = self._redis.pubsub()
+        self._pubsub = pubsub
+        await pubsub.connect()  # type: ignore[no-untyped-call]
+        self._ready = True
+        self._was_up = True
+        self._last_seen = time.monotonic()
+        self._generation += 1
+        channels = list(self._subs)
+        # Messages published while we were away are in the run logs: hold the
+        # live ones until each gap is filled (see _backfill).
+        self._backfilling = {channel: [] for channel in channels}
+        log.info("relay_connected", channels=len(channels))
+        if channels:
+            await self._send_subscribe(channels)
+        while True:
+            connection = pubsub.connection
+            # parse_response() would silently reconnect a dropped connection
+            # without our channels; a fresh cycle resubscribes them instead.
+            if connection is None or not connection.is_connected:
+                raise RedisError("pub/sub connection lost")
+            response = await pubsub.parse_response(block=True)
+            self._last_seen = time.monotonic()
+            self._dispatch(response)
+
+    async def _reset_connection(self) -> None:
+        self._ready = False
+        self._backfilling = {}
+        self._confirmed.clear()
+        self._unconfirmed.clear()
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _dispatch(self, response: object) -> None:
+        if not isinstance(response, list) or len(response) < 2:
+            return  # PONG outside subscribed mode
+        kind = response[0]
+        if kind == b"message":
+            self._deliver(response[1], response[2])
+        elif kind == b"subscribe":
+            self._confirm(response[1])
+        elif kind == b"unsubscribe":
+            self._confirmed.discard(response[1])
+
+    def _deliver(self, channel: bytes, data: bytes) -> None:
+        if channel not in self._subs:
+            return
+        message = _parse(channel, data)
+        if message is None:
+            return
+        held = self._backfilling.get(channel)
+        if held is not None:
+            held.append(message)
+        else:
+            self._fan_out(channel, message)
+
+    def _fan_out(self, channel: bytes, message: RunEvent | RunEnded) -> None:
+        for sub in list(self._subs.get(channel, ())):
+            if not sub.offer(message):
+                log.warning("relay_client_dropped", run_id=sub.run_id)
+                sub.drop("overflow")
+
+    def _confirm(self, channel: bytes) -> None:
+        remaining = self._unconfirmed[channel] - 1
+        if remaining > 0:
+            self._unconfirmed[channel] = remaining
+            return
+        self._unconfirmed.pop(channel, None)
+        if channel not in self._subs:
+            return
+        self._confirmed.add(channel)
+        for waiter in self._waiters.pop(channel, []):
+            if not waiter.done():
+                waiter.set_result(None)
+        if channel in self._backfilling:
+            task = asyncio.create_task(self._backfill(channel, self._generation))
+            self._backfills.add(task)
+            task.add_done_callback(self._backfills.discard)
+
+    async def _backfill(self, channel: bytes, generation: int) -> None:
+        """Deliver what the run logged while we were not subscribed, then the held."""
+        subs = self._subs.get(channel)
+        if not subs:
+            self._backfilling.pop(channel, None)
+            return
+        first = next(iter(subs))
+        after = min(sub.last_seq for sub in subs)
+        try:
+            entries = await self._redis.xrange(first.log_key, min=f"{after + 1}-0")
+        except (RedisError, OSError) as exc:
+            log.warning("relay_backfill_failed", run_id=first.run_id, error=str(exc))
+            entries = []
+        if generation != self._generation:
+            return  # reconnected again meanwhile: that cycle fills the gap
+        held = self._backfilling.pop(channel, [])
+        logged = [_parse(channel, fields.get(LOG_FIELD, b"")) for _, fields in entries]
+        for message in [*logged, *held]:
+            if message is not None:
+                self._fan_out(channel, message)
+
+    async def _send_subscribe(self, channels: list[bytes]) -> None:
+        pubsub = self._pubsub
+        if not self._ready or pubsub is None:
+            return  # the next connection subscribes every wanted channel
+        self._unconfirmed.update(channels)
+        try:
+            await pubsub.execute_command("SUBSCRIBE", *channels)
+        except (RedisError, OSError) as exc:
+            # The reader sees the same broken socket and starts over.
+            log.warning("relay_subscribe_failed", error=str(exc))
+
+    # the janitor: batched unsubscribes and a liveness ping
+
+    async def _janitor(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(PING_INTERVAL_S):
+                    await self._janitor_wake.wait()
+            except TimeoutError:
+                await self._check_alive()
+                continue
+            self._janitor_wake.clear()
+            await self._unsubscribe_orphans()
+
+    async def _unsubscribe_orphans(self) -> None:
+        channels = [c for c in self._to_unsubscribe if c not in self._subs]
+        self._to_unsubscribe.clear()
+        pubsub = self._pubsub
+        if not channels or not self._ready or pubsub is None:
+            return
+        for waiter_channel in channels:
+            self._waiters.pop(waiter_channel, None)
+        try:
+            await pubsub.execute_command("UNSUBSCRIBE", *channels)
+        except (RedisError, OSError) as exc:
+            log.warning("relay_unsubscribe_failed", error=str(exc))
+
+    async def _check_alive(self) -> None:
+        pubsub = self._pubsub
+        if not self._ready or pubsub is None:
+            return
+        if time.monotonic() - self._last_seen > 3 * PING_INTERVAL_S:
+            log.warning("relay_connection_silent")
+            if pubsub.connection is not None:
+                await pubsub.connection.disconnect()
+            return
+        try:
+            await pubsub.execute_command("PING")
+        except (RedisError, OSError) as exc:
+            log.warning("relay_ping_failed", error=str(exc))
+
+
+def _parse(channel: bytes, data: bytes) -> RunEvent | RunEnded | None:
+    try:
+        return RUN_MESSAGE_ADAPTER.validate_json(data)
+    except ValidationError as exc:
+        log.warning(
+            "relay_unreadable_message",
+            channel=channel.decode(),
+            errors=exc.error_count(),
+        )
+        return None

@@ -1,0 +1,98 @@
+"""GatewaySettings: auth, CORS and the gateway's own knobs."""
+
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from shared.settings import CommonSettings
+
+DEV_JWT_SECRET = "development-only-jwt-secret-do-not-deploy-0123456789"
+"""Used when ENV=development and no secret is set; the dev token printer signs with it.
+
+At least 32 bytes: PyJWT warns about shorter HS256 keys.
+"""
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "changethis", "secret", "jwt-secret", "your-secret"}
+)
+
+MIN_PRODUCTION_SECRET_LEN = 32
+
+
+class GatewaySettings(CommonSettings):
+    """Configuration of one gateway process, read from the environment once."""
+
+    # An empty JWT_SECRET= line must not hide a BETTER_AUTH_SECRET that is set.
+    model_config = SettingsConfigDict(populate_by_name=True, env_ignore_empty=True)
+
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("jwt_secret", "better_auth_secret"),
+        description="HS256 key (env JWT_SECRET, or BETTER_AUTH_SECRET as an alias)",
+    )
+    jwt_audience: str | None = Field(
+        default=None, description="required `aud` claim; unset = not checked"
+    )
+    jwt_issuer: str | None = Field(
+        default=None, description="required `iss` claim; unset = not checked"
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated browser origins allowed to call the gateway",
+    )
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8000, ge=1, le=65535)
+    gateway_keepalive_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="seconds of silence before an SSE keepalive comment",
+    )
+    gateway_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="largest accepted request body"
+    )
+    gateway_run_lease_s: int = Field(
+        default=1800,
+        ge=10,
+        description="seconds of a run's lease; an expired run frees its thread",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _refuse_wildcard_origin(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            # Browsers refuse `*` on credentialed requests; list the origins instead.
+            raise ValueError("CORS_ORIGINS may not be '*'; list the allowed origins")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> "GatewaySettings":
+        secret = self.jwt_secret.get_secret_value()
+        if self.env == "development":
+            if not secret:
+                self.jwt_secret = SecretStr(DEV_JWT_SECRET)
+            return self
+        if secret.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "JWT_SECRET (or BETTER_AUTH_SECRET) must be set to a real secret "
+                "unless ENV=development"
+            )
+        if self.env == "production" and len(secret) < MIN_PRODUCTION_SECRET_LEN:
+            raise ValueError(
+                f"JWT_SECRET must be at least {MIN_PRODUCTION_SECRET_LEN} characters "
+                "when ENV=production"
+            )
+        return self
+
+    @property
+    def uses_insecure_secret(self) -> bool:
+        """Whether the JWT secret is the development default or a placeholder."""
+        secret = self.jwt_secret.get_secret_value()
+        return secret == DEV_JWT_SECRET or secret.lower() in PLACEHOLDER_SECRETS

@@ -1,0 +1,120 @@
+"""SSE responses: ``data: <json>\\n\\n`` frames as the SDK writes them, keepalives.
+
+A stream follows one run's subscription until the run's end marker. While the
+run is quiet, a comment line keeps proxies from closing the connection. A client
+that goes away only unsubscribes: the worker owns the run and stores the answer.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+
+from chatkit.types import ThreadStreamEvent
+from fastapi.responses import StreamingResponse
+
+from gateway.errors import dropped_event, run_failed_event
+from gateway.json_ops import chatkit_json
+from gateway.metrics import ACTIVE_STREAMS, EVENTS_RELAYED
+from gateway.subscription import RelayDropped, RelayItem, Subscription
+from shared.events import RunEnded, RunEvent
+
+SSE_HEADERS: Mapping[str, str] = {
+    "Cache-Control": "no-cache",
+    # nginx buffers proxied responses unless told not to; SSE must flow.
+    "X-Accel-Buffering": "no",
+}
+KEEPALIVE_FRAME = b": keepalive\n\n"
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    """The run was quiet for a whole keepalive interval."""
+
+
+KEEPALIVE = Keepalive()
+
+
+def data_frame(payload: bytes) -> bytes:
+    """One SSE frame holding one JSON document."""
+    return b"data: " + payload + b"\n\n"
+
+
+def event_frame(event: ThreadStreamEvent) -> bytes:
+    """One ChatKit event, framed byte for byte as ``ChatKitServer`` frames it."""
+    return data_frame(chatkit_json(event))
+
+
+async def follow(
+    subscription: Subscription, keepalive_s: float
+) -> AsyncIterator[RelayItem | Keepalive]:
+    """The run's items up to its end (or a drop), with a Keepalive per quiet interval.
+
+    The subscription is closed when the iteration ends for any reason,
+    including the client going away (the generator is then cancelled).
+    """
+    try:
+        while True:
+            try:
+                item = subscription.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    async with asyncio.timeout(keepalive_s):
+                        item = await subscription.get()
+                except TimeoutError:
+                    yield KEEPALIVE
+                    continue
+            yield item
+            if not isinstance(item, RunEvent):
+                return
+    finally:
+        subscription.close()
+
+
+async def chatkit_frames(
+    opening: Iterable[ThreadStreamEvent],
+    subscription: Subscription,
+    keepalive_s: float,
+) -> AsyncIterator[bytes]:
+    """Our opening events, then the run's ChatKit events until it ends."""
+    for event in opening:
+        yield event_frame(event)
+    error_sent = False
+    async for item in follow(subscription, keepalive_s):
+        match item:
+            case Keepalive():
+                yield KEEPALIVE_FRAME
+            case RunEvent():
+                EVENTS_RELAYED.inc()
+                error_sent = error_sent or item.event.type == "error"
+                yield event_frame(item.event)
+            case RunEnded():
+                if item.status == "failed" and not error_sent:
+                    yield event_frame(run_failed_event())
+            case RelayDropped():
+                yield event_frame(dropped_event(item.reason))
+
+
+async def fixed_frames(frames: Iterable[bytes]) -> AsyncIterator[bytes]:
+    """A stream whose frames are all known up front (a refusal, for example)."""
+    for frame in frames:
+        yield frame
+
+
+async def _counted(frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    ACTIVE_STREAMS.inc()
+    try:
+        async for frame in frames:
+            yield frame
+    finally:
+        ACTIVE_STREAMS.dec()
+
+
+def sse_response(
+    frames: AsyncIterator[bytes], headers: Mapping[str, str] | None = None
+) -> StreamingResponse:
+    """A ``text/event-stream`` response with our SSE headers."""
+    return StreamingResponse(
+        _counted(frames),
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, **(headers or {})},
+    )

@@ -1,0 +1,39 @@
+"""The typed lifespan State and the dependencies that read it."""
+
+from typing import Annotated, Any, TypedDict, cast
+
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+
+from gateway.relay import Relay
+from gateway.settings import GatewaySettings
+from shared.history_client import HistoryClient
+
+
+class State(TypedDict):
+    """What the lifespan opens once per process and every request shares."""
+
+    settings: GatewaySettings
+    history: HistoryClient
+    redis: Redis
+    arq: Any
+    """arq's ``ArqRedis`` (arq ships no type information)."""
+    relay: Relay
+
+
+def app_state(request: Request) -> State:
+    """The lifespan State; Starlette copies it into every request's scope."""
+    return cast(State, request.scope["state"])
+
+
+def _history(request: Request) -> HistoryClient:
+    return app_state(request)["history"]
+
+
+def _settings(request: Request) -> GatewaySettings:
+    return app_state(request)["settings"]
+
+
+HistoryDep = Annotated[HistoryClient, Depends(_history)]
+SettingsDep = Annotated[GatewaySettings, Depends(_settings)]
+StateDep = Annotated[State, Depends(app_state)]

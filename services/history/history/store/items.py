@@ -1,0 +1,179 @@
+"""Messages (ChatKit thread items): insert, upsert, get, page, delete; per user.
+
+Items belong to a conversation, so every statement joins the user's conversation.
+Each write also bumps the conversation's ``updated_at``.
+"""
+
+from typing import Any
+
+import asyncpg
+from asyncpg import Record
+
+from history.db import Executor
+from history.item_columns import content_of, role_of
+from history.store.errors import Conflict, NotFound
+from history.timestamps import as_utc
+from shared.history_api import ItemPage, ItemRecord, ItemWrite, Order
+
+# $1 thread, $2 user, $3..$9 the row. Answers whether the thread is the user's
+# and whether the row was written, in one statement.
+WRITE = """
+WITH conv AS (
+    SELECT id FROM conversations WHERE id = $1 AND user_id = $2
+), written AS (
+    INSERT INTO messages
+        (id, conversation_id, role, content, tool_calls, created_at, item)
+    SELECT $3, conv.id, $4, $5, $6, $7, $8 FROM conv
+    ON CONFLICT (id) DO {on_conflict}
+    RETURNING conversation_id
+), touched AS (
+    UPDATE conversations SET updated_at = now()
+    WHERE id IN (SELECT conversation_id FROM written)
+    RETURNING id
+)
+SELECT EXISTS (SELECT 1 FROM conv) AS found, EXISTS (SELECT 1 FROM touched) AS written
+"""
+INSERT = WRITE.format(on_conflict="NOTHING")
+# The original created_at and seq stay, so an overwritten item keeps its place.
+UPSERT = WRITE.format(
+    on_conflict="""UPDATE SET
+        role = EXCLUDED.role,
+        content = EXCLUDED.content,
+        tool_calls = EXCLUDED.tool_calls,
+        item = EXCLUDED.item
+    WHERE messages.conversation_id = EXCLUDED.conversation_id"""
+)
+
+GET = """
+SELECT m.item, m.tool_calls
+FROM messages m JOIN conversations c ON c.id = m.conversation_id
+WHERE m.id = $3 AND m.conversation_id = $1 AND c.user_id = $2
+"""
+
+DELETE = """
+WITH deleted AS (
+    DELETE FROM messages m USING conversations c
+    WHERE m.id = $3 AND m.conversation_id = $1
+      AND c.id = m.conversation_id AND c.user_id = $2
+    RETURNING m.conversation_id
+)
+UPDATE conversations SET updated_at = now()
+WHERE id IN (SELECT conversation_id FROM deleted)
+RETURNING id
+"""
+
+# $1 thread, $2 user, $3 page size + 1, $4 cursor item id. No row at all means
+# the thread is not the user's; one row with a NULL item means an empty page.
+PAGE = """
+SELECT m.id, m.item, m.tool_calls
+FROM conversations c
+LEFT JOIN LATERAL (
+    SELECT id, item, tool_calls, created_at, seq FROM messages
+    WHERE conversation_id = c.id {cursor}
+    ORDER BY created_at {order}, seq {order}
+    LIMIT $3
+) m ON true
+WHERE c.id = $1 AND c.user_id = $2
+ORDER BY m.created_at {order}, m.seq {order}
+"""
+CURSOR_CLAUSE = """AND (created_at, seq) {op} (
+        SELECT created_at, seq FROM messages WHERE id = $4 AND conversation_id = c.id
+    )"""
+
+# Built once: the direction comes from these literals only.
+PAGE_QUERIES = {
+    (order, with_cursor): PAGE.format(
+        order=order.upper(),
+        cursor=CURSOR_CLAUSE.format(op=">" if order == "asc" else "<") if with_cursor else "",
+    )
+    for order in ("asc", "desc")
+    for with_cursor in (False, True)
+}
+
+
+def _row_values(write: ItemWrite) -> tuple[Any, ...]:
+    item = write.item
+    return (
+        item.id,
+        role_of(item),
+        content_of(item),
+        [call.model_dump(mode="json") for call in write.tool_calls],
+        as_utc(item.created_at),
+        item.model_dump(mode="json", by_alias=True),
+    )
+
+
+async def _write(
+    db: Executor, query: str, user_id: str, thread_id: str, write: ItemWrite
+) -> None:
+    try:
+        row = await db.fetchrow(query, thread_id, user_id, *_row_values(write))
+    except asyncpg.ForeignKeyViolationError as exc:
+        # The thread was deleted between the check and the insert.
+        raise NotFound("thread") from exc
+    if row is None or not row["found"]:
+        raise NotFound("thread")
+    if not row["written"]:
+        raise Conflict("id_taken", "an item with this id already exists")
+
+
+async def insert_item(
+    db: Executor, user_id: str, thread_id: str, write: ItemWrite
+) -> None:
+    """Add an item to the user's thread; ``Conflict`` if its id exists."""
+    await _write(db, INSERT, user_id, thread_id, write)
+
+
+async def upsert_item(
+    db: Executor, user_id: str, thread_id: str, write: ItemWrite
+) -> None:
+    """Insert or overwrite an item by id; ``Conflict`` if the id is another thread's."""
+    await _write(db, UPSERT, user_id, thread_id, write)
+
+
+def _record(row: Record) -> ItemRecord:
+    return ItemRecord.model_validate(
+        {"item": row["item"], "tool_calls": row["tool_calls"]}
+    )
+
+
+async def get_item(
+    db: Executor, user_id: str, thread_id: str, item_id: str
+) -> ItemRecord:
+    """One item of the user's thread; ``NotFound`` otherwise."""
+    row = await db.fetchrow(GET, thread_id, user_id, item_id)
+    if row is None:
+        raise NotFound("item")
+    return _record(row)
+
+
+async def delete_item(db: Executor, user_id: str, thread_id: str, item_id: str) -> None:
+    """Delete one item of the user's thread; ``NotFound`` otherwise."""
+    if await db.fetchval(DELETE, thread_id, user_id, item_id) is None:
+        raise NotFound("item")
+
+
+async def list_items(
+    db: Executor,
+    user_id: str,
+    thread_id: str,
+    *,
+    limit: int,
+    after: str | None,
+    order: Order,
+) -> ItemPage:
+    """One page of the thread's items in (created_at, insertion) order, one query."""
+    args: tuple[Any, ...] = (thread_id, user_id, limit + 1)
+    if after:
+        args = (*args, after)
+    rows = await db.fetch(PAGE_QUERIES[(order, bool(after))], *args)
+    if not rows:
+        raise NotFound("thread")
+    rows = [row for row in rows if row["id"] is not None]
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return ItemPage(
+        data=[_record(row) for row in rows],
+        has_more=has_more,
+        after=rows[-1]["id"] if has_more else None,
+    )

@@ -1,0 +1,353 @@
+"""HTTP client for ``POST /chatkit`` in tests: every frame and answer type-checked.
+
+ChatKit frames are validated with ``openai-chatkit``'s ``ThreadStreamEvent``
+adapter, JSON answers with its ``Thread``/``Page`` types; the simple format is
+read into the models below. A frame that does not validate fails the test at
+once, with the frame in the message.
+"""
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import httpx
+from chatkit.types import (
+    InferenceOptions,
+    ItemsListParams,
+    ItemsListReq,
+    Page,
+    Thread,
+    ThreadAddUserMessageParams,
+    ThreadCreateParams,
+    ThreadDeleteParams,
+    ThreadGetByIdParams,
+    ThreadItem,
+    ThreadListParams,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
+    ThreadsDeleteReq,
+    ThreadsGetByIdReq,
+    ThreadsListReq,
+    ThreadStreamEvent,
+    ThreadsUpdateReq,
+    ThreadUpdateParams,
+    UserMessageInput,
+    UserMessageTextContent,
+)
+from pydantic import BaseModel, Field, JsonValue, TypeAdapter
+
+THREAD_STREAM_EVENT: TypeAdapter[ThreadStreamEvent] = TypeAdapter(ThreadStreamEvent)
+THREAD: TypeAdapter[Thread] = TypeAdapter(Thread)
+THREAD_PAGE: TypeAdapter[Page[Thread]] = TypeAdapter(Page[Thread])
+ITEM_PAGE: TypeAdapter[Page[ThreadItem]] = TypeAdapter(Page[ThreadItem])
+
+DONE = "[DONE]"
+STREAM_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+
+
+# --- SSE framing -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SseFrame:
+    """One server-sent event: its data and optional ``event``/``id`` fields."""
+
+    data: str
+    event: str | None = None
+    id: str | None = None
+
+
+@dataclass
+class SseBody:
+    """A whole SSE response: frames in order plus the comment lines (keepalives)."""
+
+    frames: list[SseFrame] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+
+
+def parse_sse(text: str) -> SseBody:
+    """Split an SSE body into frames (``data`` lines joined by newlines)."""
+    body = SseBody()
+    data: list[str] = []
+    fields: dict[str, str] = {}
+    for line in [*text.replace("\r\n", "\n").split("\n"), ""]:
+        if not line:
+            if data:
+                body.frames.append(SseFrame("\n".join(data), **fields))
+            data, fields = [], {}
+        elif line.startswith(":"):
+            body.comments.append(line[1:].strip())
+        else:
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "data":
+                data.append(value)
+            elif name in ("event", "id"):
+                fields[name] = value
+    return body
+
+
+# --- simple format -------------------------------------------------------------
+
+
+class SimpleThread(BaseModel):
+    """First event: the conversation the answer belongs to."""
+
+    type: Literal["thread"]
+    thread_id: str
+
+
+class SimpleText(BaseModel):
+    """A piece of the assistant's answer."""
+
+    type: Literal["text"]
+    content: str
+
+
+class SimpleThinking(BaseModel):
+    """A piece of the model's visible reasoning."""
+
+    type: Literal["thinking"]
+    content: str
+
+
+class SimpleToolCall(BaseModel):
+    """The agent called a tool."""
+
+    type: Literal["tool_call"]
+    name: str
+    args: JsonValue = None
+
+
+class SimpleToolResult(BaseModel):
+    """A tool returned."""
+
+    type: Literal["tool_result"]
+    name: str
+    result: JsonValue = None
+
+
+class SimpleError(BaseModel):
+    """The run failed; ``message`` is safe to show."""
+
+    type: Literal["error"]
+    message: str
+
+
+SimpleEvent = Annotated[
+    SimpleThread | SimpleText | SimpleThinking | SimpleToolCall | SimpleToolResult
+    | SimpleError,
+    Field(discriminator="type"),
+]  # fmt: skip
+SIMPLE_EVENT: TypeAdapter[SimpleEvent] = TypeAdapter(SimpleEvent)
+
+
+# --- results -----------------------------------------------------------------
+
+
+@dataclass
+class ChatKitStream:
+    """A streamed ChatKit answer: validated events in order."""
+
+    response: httpx.Response
+    sse: SseBody
+    events: list[ThreadStreamEvent]
+
+    @property
+    def thread_id(self) -> str | None:
+        """Id from ``thread.created``, if the stream created a thread."""
+        for event in self.events:
+            if event.type == "thread.created":
+                return event.thread.id
+        return None
+
+    @property
+    def types(self) -> list[str]:
+        """Event ``type`` values in order."""
+        return [event.type for event in self.events]
+
+    def assistant_text(self) -> str:
+        """Concatenated text deltas of every assistant message in the stream."""
+        return "".join(
+            event.update.delta
+            for event in self.events
+            if event.type == "thread.item.updated"
+            and event.update.type == "assistant_message.content_part.text_delta"
+        )
+
+
+@dataclass
+class SimpleStream:
+    """A streamed simple-format answer."""
+
+    response: httpx.Response
+    sse: SseBody
+    events: list[SimpleEvent]
+    done: bool
+
+    @property
+    def thread_id(self) -> str | None:
+        """``X-Thread-Id`` of the answer."""
+        value: str | None = self.response.headers.get("x-thread-id")
+        return value
+
+    def text(self) -> str:
+        """The answer's text events joined."""
+        return "".join(e.content for e in self.events if isinstance(e, SimpleText))
+
+
+def validate_chatkit_frames(sse: SseBody) -> list[ThreadStreamEvent]:
+    """Every frame as a ChatKit event; any frame that is not one raises."""
+    events: list[ThreadStreamEvent] = []
+    for frame in sse.frames:
+        assert frame.data != DONE, "a ChatKit stream has no [DONE] sentinel"
+        events.append(THREAD_STREAM_EVENT.validate_json(frame.data))
+    return events
+
+
+def validate_simple_frames(sse: SseBody) -> tuple[list[SimpleEvent], bool]:
+    """Every frame as a simple-format event; ``[DONE]`` must be last if present."""
+    events: list[SimpleEvent] = []
+    done = False
+    for frame in sse.frames:
+        assert not done, f"frame after [DONE]: {frame.data}"
+        if frame.data == DONE:
+            done = True
+            continue
+        events.append(SIMPLE_EVENT.validate_json(frame.data))
+    return events, done
+
+
+def encode_body(body: BaseModel | Mapping[str, Any] | bytes) -> bytes:
+    """Request bytes: raw bytes as given, models as the SDK serializes them."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, BaseModel):
+        return body.model_dump_json(by_alias=True, exclude_none=True).encode()
+    return json.dumps(body).encode()
+
+
+async def iter_frames(response: httpx.Response) -> AsyncIterator[SseFrame]:
+    """Frames of a response opened with ``http.stream(...)``, as they arrive."""
+    lines: list[str] = []
+    async for line in response.aiter_lines():
+        if line:
+            lines.append(line)
+            continue
+        for frame in parse_sse("\n".join(lines)).frames:
+            yield frame
+        lines.clear()
+    for frame in parse_sse("\n".join(lines)).frames:
+        yield frame
+
+
+def _user_input(text: str) -> UserMessageInput:
+    return UserMessageInput(
+        content=[UserMessageTextContent(text=text)],
+        attachments=[],
+        inference_options=InferenceOptions(),
+    )
+
+
+class ChatKitClient:
+    """Talks to one gateway's ``/chatkit`` as one user."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, token: str | None, path: str = "/chatkit"
+    ) -> None:
+        self.http = http
+        self.path = path
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def post(self, body: BaseModel | Mapping[str, Any] | bytes) -> httpx.Response:
+        """POST any body and read the whole answer (no validation)."""
+        return await self.http.post(
+            self.path,
+            content=encode_body(body),
+            headers={**self.headers, "Content-Type": "application/json"},
+            timeout=STREAM_TIMEOUT,
+        )
+
+    async def stream(self, body: BaseModel | Mapping[str, Any]) -> ChatKitStream:
+        """POST a streaming op; expect 200 SSE; validate every frame."""
+        response = await self.post(body)
+        _expect_sse(response)
+        sse = parse_sse(response.text)
+        return ChatKitStream(response, sse, validate_chatkit_frames(sse))
+
+    async def create_thread(self, text: str) -> ChatKitStream:
+        """``threads.create`` with one user text."""
+        return await self.stream(
+            ThreadsCreateReq(params=ThreadCreateParams(input=_user_input(text)))
+        )
+
+    async def add_user_message(self, thread_id: str, text: str) -> ChatKitStream:
+        """``threads.add_user_message``."""
+        params = ThreadAddUserMessageParams(
+            thread_id=thread_id, input=_user_input(text)
+        )
+        return await self.stream(ThreadsAddUserMessageReq(params=params))
+
+    async def get_thread(self, thread_id: str) -> Thread:
+        """``threads.get_by_id``."""
+        req = ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=thread_id))
+        return THREAD.validate_json(await self._json(req))
+
+    async def list_threads(
+        self,
+        limit: int | None = None,
+        after: str | None = None,
+        order: Literal["asc", "desc"] = "desc",
+    ) -> Page[Thread]:
+        """``threads.list``."""
+        params = ThreadListParams(limit=limit, after=after, order=order)
+        return THREAD_PAGE.validate_json(
+            await self._json(ThreadsListReq(params=params))
+        )
+
+    async def list_items(
+        self,
+        thread_id: str,
+        limit: int | None = None,
+        after: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
+    ) -> Page[ThreadItem]:
+        """``items.list``."""
+        params = ItemsListParams(
+            thread_id=thread_id, limit=limit, after=after, order=order
+        )
+        return ITEM_PAGE.validate_json(await self._json(ItemsListReq(params=params)))
+
+    async def update_thread(self, thread_id: str, title: str) -> Thread:
+        """``threads.update`` (rename)."""
+        params = ThreadUpdateParams(thread_id=thread_id, title=title)
+        return THREAD.validate_json(await self._json(ThreadsUpdateReq(params=params)))
+
+    async def delete_thread(self, thread_id: str) -> None:
+        """``threads.delete``; the answer is ``{}``."""
+        req = ThreadsDeleteReq(params=ThreadDeleteParams(thread_id=thread_id))
+        assert await self._json(req) == b"{}"
+
+    async def simple(self, message: str, thread_id: str | None = None) -> SimpleStream:
+        """The simple format: ``{"message", "thread_id"?}``."""
+        body: dict[str, str] = {"message": message}
+        if thread_id is not None:
+            body["thread_id"] = thread_id
+        response = await self.post(body)
+        _expect_sse(response)
+        sse = parse_sse(response.text)
+        events, done = validate_simple_frames(sse)
+        return SimpleStream(response, sse, events, done)
+
+    async def _json(self, req: BaseModel) -> bytes:
+        response = await self.post(req)
+        assert response.status_code == 200, (response.status_code, response.text)
+        assert response.headers["content-type"].startswith("application/json")
+        return response.content
+
+
+def _expect_sse(response: httpx.Response) -> None:
+    assert response.status_code == 200, (response.status_code, response.text)
+    content_type = response.headers.get("content-type", "")
+    assert content_type.startswith("text/event-stream"), content_type

@@ -1,0 +1,204 @@
+"""The scripted model's behaviour: what it answers, decided from the request alone.
+
+Rules, applied to the LAST input item:
+- a tool result -> text ``Tool said: <output>``;
+- otherwise the last user text:
+  - contains ``[fail]`` -> HTTP 500 whose body holds a fake secret;
+  - ``add task <title>`` / ``list tasks`` / ``complete task <id>`` /
+    ``delete task <id>`` -> a call of that tool, when the request offers it;
+  - anything else -> text ``Echo: <text> (user turns: K)``, K = user messages seen.
+
+Nothing depends on earlier requests, so parallel tests never interfere.
+"""
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FAIL_MARKER = "[fail]"
+FAKE_SECRET = "sk-test-SECRET-should-not-leak"
+
+JSONObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TextReply:
+    """Answer with this text, streamed in deltas."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallReply:
+    """Answer with one function call."""
+
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class FailReply:
+    """Answer with an HTTP error whose body must never reach a client."""
+
+    status: int
+    body: JSONObject
+
+
+Reply = TextReply | ToolCallReply | FailReply
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the script looks at in a request, whichever API it came through."""
+
+    last: Literal["tool_result", "other"]
+    tool_output: str
+    user_text: str
+    user_turns: int
+    tools: Mapping[str, JSONObject] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Command:
+    pattern: re.Pattern[str]
+    tool: str
+    argument: str | None
+    """Preferred argument name; None for a call without arguments."""
+
+
+_COMMANDS = (
+    _Command(re.compile(r"\badd task\s+(?P<arg>.+)", re.I | re.S), "add_task", "title"),
+    _Command(re.compile(r"\blist tasks\b", re.I), "list_tasks", None),
+    _Command(
+        re.compile(r"\bcomplete task\s+(?P<arg>\S+)", re.I), "complete_task", "task_id"
+    ),
+    _Command(
+        re.compile(r"\bdelete task\s+(?P<arg>\S+)", re.I), "delete_task", "task_id"
+    ),
+)
+
+
+def decide(turn: Turn) -> Reply:
+    """The reply the scripted model gives for this turn."""
+    if turn.last == "tool_result":
+        return TextReply(f"Tool said: {turn.tool_output}")
+    if FAIL_MARKER in turn.user_text:
+        return FailReply(500, _failure_body())
+    for command in _COMMANDS:
+        match = command.pattern.search(turn.user_text)
+        if match and command.tool in turn.tools:
+            return ToolCallReply(command.tool, _arguments(command, match, turn))
+    return TextReply(f"Echo: {turn.user_text} (user turns: {turn.user_turns})")
+
+
+def _failure_body() -> JSONObject:
+    return {
+        "error": {
+            "message": f"upstream exploded; key {FAKE_SECRET} rejected",
+            "type": "server_error",
+            "code": "fake_failure",
+        }
+    }
+
+
+def _arguments(command: _Command, match: re.Match[str], turn: Turn) -> str:
+    if command.argument is None:
+        return "{}"
+    value = match.group("arg").strip().strip("\"'")
+    name = argument_name(turn.tools[command.tool], command.argument)
+    return json.dumps({name: value})
+
+
+def argument_name(schema: JSONObject, preferred: str) -> str:
+    """The tool's parameter that takes the value: ``preferred`` if it exists.
+
+    Otherwise an ``...id`` parameter for id-like values, else the first required
+    one, so the script fits whatever parameter names the agent's tools use.
+    """
+    properties = schema.get("properties") or {}
+    if not properties or preferred in properties:
+        return preferred
+    if preferred.endswith("id"):
+        for name in properties:
+            if name.endswith("id"):
+                return str(name)
+    required = schema.get("required") or list(properties)
+    return str(required[0])
+
+
+def split_deltas(text: str, count: int) -> list[str]:
+    """``text`` cut into at most ``count`` consecutive, non-empty pieces."""
+    count = max(1, min(count, len(text)))
+    size, extra = divmod(len(text), count)
+    pieces: list[str] = []
+    start = 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        pieces.append(text[start:end])
+        start = end
+    return [piece for piece in pieces if piece] or [text]
+
+
+# --- reading requests -------------------------------------------------------
+
+
+def _text_of(content: Any) -> str:
+    """Text of a message content: a string or a list of text parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(part.get("text", ""))
+            for part in content
+            if isinstance(part, dict) and "text" in part
+        )
+    return ""
+
+
+def chat_turn(body: JSONObject) -> Turn:
+    """Read a Chat Completions request body."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    users = [m for m in messages if m.get("role") == "user"]
+    last_is_tool = bool(messages) and messages[-1].get("role") == "tool"
+    tools = {
+        str(t["function"]["name"]): t["function"].get("parameters") or {}
+        for t in body.get("tools") or []
+        if isinstance(t, dict) and isinstance(t.get("function"), dict)
+    }
+    return Turn(
+        last="tool_result" if last_is_tool else "other",
+        tool_output=_text_of(messages[-1].get("content")) if last_is_tool else "",
+        user_text=_text_of(users[-1].get("content")) if users else "",
+        user_turns=len(users),
+        tools=tools,
+    )
+
+
+def responses_turn(body: JSONObject) -> Turn:
+    """Read a Responses API request body."""
+    raw = body.get("input")
+    items: list[JSONObject] = (
+        [{"role": "user", "content": raw}]
+        if isinstance(raw, str)
+        else [i for i in raw or [] if isinstance(i, dict)]
+    )
+    users = [
+        i
+        for i in items
+        if i.get("role") == "user" and i.get("type", "message") == "message"
+    ]
+    last_is_tool = bool(items) and items[-1].get("type") == "function_call_output"
+    tools = {
+        str(t["name"]): t.get("parameters") or {}
+        for t in body.get("tools") or []
+        if isinstance(t, dict) and t.get("type") == "function" and "name" in t
+    }
+    return Turn(
+        last="tool_result" if last_is_tool else "other",
+        tool_output=_text_of(items[-1].get("output")) if last_is_tool else "",
+        user_text=_text_of(users[-1].get("content")) if users else "",
+        user_turns=len(users),
+        tools=tools,
+    )
