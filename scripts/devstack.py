@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 import httpx
 import jwt
-from dotenv import dotenv_values
+from dotenv import load_dotenv
 from pydantic import ValidationError
 
 from gateway.settings import GatewaySettings
@@ -48,6 +48,7 @@ OFFLINE_ENV = {
     "OPENAI_AGENTS_DISABLE_TRACING": "1",
 }
 PR_SET_PDEATHSIG = 1
+LINE_LIMIT = 1024 * 1024
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m", "\033[31m"]
 RESET = "\033[0m"
 
@@ -59,15 +60,6 @@ class StackError(RuntimeError):
 def say(message: str) -> None:
     """One line of devstack's own output."""
     print(f"devstack | {message}", flush=True)
-
-
-def load_dotenv(path: Path) -> None:
-    """Copy ``.env`` entries into the environment unless already set there."""
-    if not path.is_file():
-        return
-    for name, value in dotenv_values(path).items():
-        if value is not None:
-            os.environ.setdefault(name, value)
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -108,6 +100,7 @@ class Child:
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=_die_with_parent,
+            limit=LINE_LIMIT,
         )
         self.pump = asyncio.create_task(self._pump())
 
@@ -115,7 +108,15 @@ class Child:
         assert self.process is not None
         assert self.process.stdout is not None
         prefix = f"{self.color}{self.name:<9}|{RESET} "
-        async for raw in self.process.stdout:
+        while True:
+            try:
+                raw = await self.process.stdout.readline()
+            except ValueError:
+                # asyncio drops a line longer than the buffer; the child goes on.
+                print(prefix + "(an over-long line was cut)", flush=True)
+                continue
+            if not raw:
+                return
             line = raw.decode(errors="replace").rstrip()
             print(prefix + line, flush=True)
             if self.ready_when is not None and self.ready_when(line):
@@ -328,7 +329,7 @@ def print_welcome(gateway_url: str, settings: GatewaySettings) -> None:
 
 def base_env(root: Path) -> dict[str, str]:
     """The services' environment: this one, offline switches, development mode."""
-    load_dotenv(root / ".env")
+    load_dotenv(root / ".env", override=False)  # the shell's variables win
     env = dict(os.environ)
     env.update({k: v for k, v in OFFLINE_ENV.items() if k not in env})
     env.setdefault("ENV", "development")

@@ -18,6 +18,8 @@ Where it differs from the reference store of chatkit-python's tests, on purpose:
   capped page with ``has_more`` and ``after`` set, so paging still works.
 - Ids are ours: the ChatKit prefixes (``thr_``, ``msg_``, ...) with 128 random
   bits instead of 32.
+- Threads and items come back exactly as saved (a naive ``created_at`` stays
+  naive); for ordering, a naive ``created_at`` counts as UTC.
 """
 
 import asyncio
@@ -97,8 +99,10 @@ class _LoopClients:
         client = self._clients.get(loop)
         if client is None:
             # Clients of closed loops cannot be closed any more; let them go.
-            for old in [old for old in self._clients if old.is_closed()]:
-                del self._clients[old]
+            # list() first: another thread's loop may add its client meanwhile.
+            for old in list(self._clients):
+                if old.is_closed():
+                    self._clients.pop(old, None)
             client = HistoryClient(self._base_url, internal_token=self._internal_token)
             self._clients[loop] = client
         return client

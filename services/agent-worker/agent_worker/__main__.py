@@ -11,7 +11,7 @@ from .settings import AgentWorkerSettings
 from .worker import build_worker
 
 # Libraries that log every request or job at INFO; our own lines cover those.
-_CHATTY_LOGGERS = ("arq", "httpx", "httpcore", "openai", "LiteLLM")
+_CHATTY_LOGGERS = ("arq", "httpx", "httpx2", "httpcore", "openai", "LiteLLM")
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ provider's text), a failed run record and RunEnded(status="failed").
 """
 
 import asyncio
+import contextlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -24,7 +26,7 @@ from chatkit.types import (
     WorkflowItem,
 )
 
-from shared.history_api import ItemRecord, RunUpdate, ThreadRecord
+from shared.history_api import ItemRecord, RunRecord, RunUpdate, ThreadRecord
 from shared.history_client import HistoryConflict, HistoryNotFound
 from shared.jobs import RunJob
 
@@ -69,17 +71,26 @@ async def run_turn(resources: WorkerResources, job: RunJob) -> JobOutcome:
     """Run the turn unless its run was already handled."""
     turn = Turn(resources, job)
     try:
-        run = await resources.history.get_run(job.user_id, job.run_id)
-    except HistoryNotFound:
-        log.warning("run not found")
-        await turn.fail(LookupError("run not found"), record_run=False)
+        loaded = await turn.load()
+    except Exception as error:
+        # A vanished run has no record left to mark; anything else gets marked.
+        await turn.fail(error, record_run=not isinstance(error, HistoryNotFound))
         return "failed"
-    if run.status != "queued":
-        log.warning("run skipped", status=run.status)
+    if loaded.run.status != "queued":
+        log.warning("run skipped", status=loaded.run.status)
         return "skipped"
     pickup_ms = (datetime.now(UTC) - job.enqueued_at).total_seconds() * 1000
     log.info("run started", pickup_ms=round(pickup_ms, 2))
-    return await turn.run()
+    return await turn.run(loaded)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a turn reads from history before it starts."""
+
+    run: RunRecord
+    thread: ThreadRecord
+    records: list[ItemRecord]
 
 
 class Turn:
@@ -100,11 +111,22 @@ class Turn:
         self._hooks = ToolActivityHooks()
         self._translator = Translator(self._hooks)
         self._store = TurnStore.for_turn(resources.history)
+        self._marking: asyncio.Task[RunRecord] | None = None
 
-    async def run(self) -> JobOutcome:
+    async def load(self) -> Loaded:
+        """The run, the thread and all its items, read concurrently."""
+        job = self._job
+        run, thread, records = await asyncio.gather(
+            self._history.get_run(job.user_id, job.run_id),
+            self._history.get_thread(job.user_id, job.thread_id),
+            self._load_items(),
+        )
+        return Loaded(run=run, thread=thread, records=records)
+
+    async def run(self, loaded: Loaded) -> JobOutcome:
         """Stream the agent's answer; never raises except on cancellation."""
         try:
-            await self._stream()
+            await self._stream(loaded)
         except asyncio.CancelledError as error:
             await self.fail(error)
             raise
@@ -119,20 +141,20 @@ class Turn:
         finally:
             await self._publisher.aclose()
 
-    async def _stream(self) -> None:
-        job = self._job
+    async def _stream(self, loaded: Loaded) -> None:
         running = RunUpdate(
             status="running", worker=self._resources.settings.worker_name
         )
-        _, thread, records = await asyncio.gather(
-            self._history.update_run(job.user_id, job.run_id, running),
-            self._history.get_thread(job.user_id, job.thread_id),
-            self._load_items(),
+        # Marked in the background: the model call need not wait for history.
+        self._marking = asyncio.create_task(
+            self._history.update_run(self._job.user_id, self._job.run_id, running)
         )
-        context = self._agent_context(thread)
+        items = [record.item for record in loaded.records]
+        self._store.preload(self._job.thread_id, items)
+        context = self._agent_context(loaded.thread)
         result = Runner.run_streamed(
             self._resources.agent,
-            build_agent_input(records),
+            build_agent_input(loaded.records),
             context=context,
             hooks=self._hooks,
         )
@@ -141,6 +163,7 @@ class Turn:
                 await self._emit(outgoing)
         for item in self._store.held_items:
             await self._emit_held(item)
+        await self._marking
 
     def _agent_context(self, thread: ThreadRecord) -> TurnAgentContext:
         request = TurnContext(
@@ -215,6 +238,10 @@ class Turn:
         await self._publisher.end("failed")
 
     async def _record(self, update: RunUpdate) -> None:
+        if self._marking is not None:
+            # The final status must land after "running", never before it.
+            with contextlib.suppress(Exception):
+                await self._marking
         try:
             await self._history.update_run(self._job.user_id, self._job.run_id, update)
         except Exception as error:

@@ -1,16 +1,18 @@
-"""The chatkit Store handed to AgentContext for one turn: HistoryStore, plus a hold.
+"""The chatkit Store handed to AgentContext for one turn: HistoryStore, plus two twists.
 
-`chatkit.agents.stream_agent_response` reads the thread's newest items through the
-store and, when a turn ends with a workflow still open (a turn that ends right
-after a tool call), writes that workflow with `add_thread_item` directly instead
-of emitting `thread.item.done`. This store holds such items back so that
-`run_agent` announces and persists them like every other done item (persist with
-the tool calls, then publish).
+- `chatkit.agents.stream_agent_response` first reads the thread's newest items;
+  the turn has just loaded them all, so that first read is answered from memory
+  instead of another request to history on the way to the first token.
+- When a turn ends with a workflow still open (a turn that ends right after a
+  tool call), chatkit writes it with `add_thread_item` directly instead of
+  emitting `thread.item.done`. Such items are held so that `run_agent` announces
+  and persists them like every other done item (with their tool calls).
 """
 
+from collections.abc import Sequence
 from typing import Any
 
-from chatkit.types import ThreadItem
+from chatkit.types import Page, ThreadItem
 from typing_extensions import override
 
 from shared.history_client import HistoryClient
@@ -18,10 +20,11 @@ from shared.history_store import HistoryStore
 
 
 class TurnStore(HistoryStore):
-    """HistoryStore whose direct item inserts are held for `run_agent`."""
+    """HistoryStore with a one-shot preloaded read and held direct inserts."""
 
     held_items: list[ThreadItem]
     """Items added directly during the turn, in order; not yet persisted."""
+    _preloaded: tuple[str, list[ThreadItem]] | None
 
     @classmethod
     def for_turn(cls, client: HistoryClient) -> "TurnStore":
@@ -29,7 +32,26 @@ class TurnStore(HistoryStore):
         store = cls.from_client(client)
         assert isinstance(store, TurnStore)
         store.held_items = []
+        store._preloaded = None
         return store
+
+    def preload(self, thread_id: str, items: Sequence[ThreadItem]) -> None:
+        """Answer the next read of this thread from `items` (oldest first)."""
+        self._preloaded = (thread_id, list(items))
+
+    @override
+    async def load_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: str, context: Any
+    ) -> Page[ThreadItem]:
+        """A page of items; the first read after `preload` comes from memory."""
+        preloaded, self._preloaded = self._preloaded, None
+        if preloaded is None or preloaded[0] != thread_id or after is not None:
+            return await super().load_thread_items(
+                thread_id, after, limit, order, context
+            )
+        items = preloaded[1] if order == "asc" else preloaded[1][::-1]
+        page, more = items[:limit], len(items) > limit
+        return Page(data=page, has_more=more, after=page[-1].id if more else None)
 
     @override
     async def add_thread_item(

@@ -151,6 +151,7 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
     resources: WorkerResources | None = ctx.pop(RESOURCES_KEY, None)
     if resources is not None:
         await resources.aclose()
+    log.info("worker stopped")
 
 
 def log_ready(ctx: dict[str, Any]) -> None:

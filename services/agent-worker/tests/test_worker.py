@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chatkit.types import AssistantMessageItem, ThreadItemDoneEvent, WorkflowItem
+from chatkit.types import (
+    AssistantMessageContentPartTextDelta,
+    AssistantMessageItem,
+    ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
+    WorkflowItem,
+)
 
 from agent_worker.worker import build_worker, dump_json, load_json
 from shared.events import RunEnded
@@ -104,6 +110,13 @@ async def test_offline_demo_model_calls_task_tools_and_labels_its_answers(
     assert isinstance(answer, AssistantMessageItem)
     assert answer.content[0].text.startswith(DEMO_LABEL)
     assert "water the plants" in answer.content[0].text
+    deltas = [
+        e.event.update.delta
+        for e in added.events
+        if isinstance(e.event, ThreadItemUpdatedEvent)
+        and isinstance(e.event.update, AssistantMessageContentPartTextDelta)
+    ]
+    assert "".join(deltas) == answer.content[0].text
     (reply,) = [
         e.event.item for e in chat.events if isinstance(e.event, ThreadItemDoneEvent)
     ]

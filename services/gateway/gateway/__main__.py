@@ -1,6 +1,7 @@
 """``gateway``: build GatewaySettings once, serve create_app(settings) with uvicorn."""
 
 import argparse
+import logging
 
 import structlog
 import uvicorn
@@ -29,6 +30,8 @@ def main() -> None:
     ).parse_args()
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level)
+    # httpx logs every call to history as a plain-text INFO line.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     log = structlog.get_logger("gateway")
     if settings.uses_insecure_secret:
         log.warning(

@@ -34,6 +34,8 @@ SUBSCRIBE_TIMEOUT_S = 5.0
 """How long a new stream waits for Redis to confirm its subscription."""
 PING_INTERVAL_S = 20.0
 """A quiet pub/sub connection is pinged this often; a dead one is replaced."""
+BACKFILL_TIMEOUT_S = 5.0
+"""The relay's command connection has no socket timeout (pub/sub needs none)."""
 BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 2.0
 LOG_FIELD = b"data"
@@ -256,8 +258,9 @@ class Relay:
         first = next(iter(subs))
         after = min(sub.last_seq for sub in subs)
         try:
-            entries = await self._redis.xrange(first.log_key, min=f"{after + 1}-0")
-        except (RedisError, OSError) as exc:
+            async with asyncio.timeout(BACKFILL_TIMEOUT_S):
+                entries = await self._redis.xrange(first.log_key, min=f"{after + 1}-0")
+        except (RedisError, OSError, TimeoutError) as exc:
             log.warning("relay_backfill_failed", run_id=first.run_id, error=str(exc))
             entries = []
         if generation != self._generation:

@@ -74,7 +74,8 @@ def title_from(text: str, limit: int = TITLE_MAX_CHARS) -> str | None:
     words = " ".join(text.split())
     if len(words) <= limit:
         return words or None
-    cut = words[: limit + 1].rsplit(" ", 1)[0]
+    window = words[: limit + 1]  # one more: a space right after the limit is a cut
+    cut = window.rsplit(" ", 1)[0] if " " in window else ""
     if len(cut) < limit // 2:
         cut = words[:limit]  # one very long word: cut inside it
     return cut.rstrip(" ,.;:-") + "…"

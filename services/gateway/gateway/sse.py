@@ -9,11 +9,18 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 
-from chatkit.types import ThreadStreamEvent
+from chatkit.types import (
+    ThreadCreatedEvent,
+    ThreadItemAddedEvent,
+    ThreadItemDoneEvent,
+    ThreadItemReplacedEvent,
+    ThreadStreamEvent,
+    ThreadUpdatedEvent,
+)
 from fastapi.responses import StreamingResponse
 
 from gateway.errors import dropped_event, run_failed_event
-from gateway.json_ops import chatkit_json
+from gateway.json_ops import chatkit_json, is_hidden, thread_response
 from gateway.metrics import ACTIVE_STREAMS, EVENTS_RELAYED
 from gateway.subscription import RelayDropped, RelayItem, Subscription
 from shared.events import RunEnded, RunEvent
@@ -42,6 +49,18 @@ def data_frame(payload: bytes) -> bytes:
 def event_frame(event: ThreadStreamEvent) -> bytes:
     """One ChatKit event, framed byte for byte as ``ChatKitServer`` frames it."""
     return data_frame(chatkit_json(event))
+
+
+def client_view(event: ThreadStreamEvent) -> ThreadStreamEvent | None:
+    """What ``ChatKitServer`` would let through: no hidden items, no thread metadata."""
+    match event:
+        case ThreadCreatedEvent() | ThreadUpdatedEvent():
+            thread = thread_response(event.thread, event.thread.items)
+            return event.model_copy(update={"thread": thread})
+        case ThreadItemAddedEvent() | ThreadItemDoneEvent() | ThreadItemReplacedEvent():
+            return None if is_hidden(event.item) else event
+        case _:
+            return event
 
 
 async def follow(
@@ -84,9 +103,12 @@ async def chatkit_frames(
             case Keepalive():
                 yield KEEPALIVE_FRAME
             case RunEvent():
+                visible = client_view(item.event)
+                if visible is None:
+                    continue
                 EVENTS_RELAYED.inc()
-                error_sent = error_sent or item.event.type == "error"
-                yield event_frame(item.event)
+                error_sent = error_sent or visible.type == "error"
+                yield event_frame(visible)
             case RunEnded():
                 if item.status == "failed" and not error_sent:
                     yield event_frame(run_failed_event())

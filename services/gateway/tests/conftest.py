@@ -36,7 +36,7 @@ def gateway_settings(**values: Any) -> GatewaySettings:
         "cors_origins": [],
         "internal_token": "",
     }
-    return GatewaySettings(_env_file=None, **(defaults | values))  # type: ignore[call-arg]
+    return GatewaySettings(_env_file=None, **(defaults | values))
 
 
 @contextlib.contextmanager
@@ -68,11 +68,27 @@ def make_settings() -> Callable[..., GatewaySettings]:
 
 
 @pytest.fixture(scope="session")
-def bare_gateway_url(redis_url: str, queue_name: str) -> Iterator[str]:
+def serve_app() -> Callable[[FastAPI], contextlib.AbstractContextManager[str]]:
+    """``serve`` for test modules that need a gateway of their own."""
+    return serve
+
+
+@pytest.fixture(scope="session")
+def gateway_queue(queue_name: str) -> str:
+    """Our own queue (same key prefix, so cleaned up with the session's keys).
+
+    The tests play the worker; a real worker of another suite on the shared
+    queue must not take our jobs.
+    """
+    return f"{queue_name}:gateway"
+
+
+@pytest.fixture(scope="session")
+def bare_gateway_url(redis_url: str, gateway_queue: str) -> Iterator[str]:
     """A gateway whose history is unreachable: for input refused before storage."""
     settings = gateway_settings(
         redis_url=redis_url,
-        queue_name=queue_name,
+        queue_name=gateway_queue,
         history_url=UNREACHABLE_HISTORY,
         gateway_max_body_bytes=SMALL_BODY_LIMIT,
     )
@@ -81,11 +97,11 @@ def bare_gateway_url(redis_url: str, queue_name: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def gateway_url(redis_url: str, queue_name: str, history_url: str) -> Iterator[str]:
+def gateway_url(redis_url: str, gateway_queue: str, history_url: str) -> Iterator[str]:
     """A gateway on the real history service, with fast keepalives."""
     settings = gateway_settings(
         redis_url=redis_url,
-        queue_name=queue_name,
+        queue_name=gateway_queue,
         history_url=history_url,
         gateway_keepalive_s=FAST_KEEPALIVE_S,
     )

@@ -146,7 +146,7 @@ def test_better_auth_secret_alias_configures_the_key(
     monkeypatch.delenv("JWT_SECRET", raising=False)
     monkeypatch.setenv("BETTER_AUTH_SECRET", secret)
     monkeypatch.setenv("ENV", "test")
-    settings = GatewaySettings(_env_file=None)  # type: ignore[call-arg]
+    settings = GatewaySettings(_env_file=None)
     assert settings.jwt_secret.get_secret_value() == secret
     assert verify_token(jwt_for("u7", secret=secret), settings) == User(id="u7")
 
@@ -158,8 +158,13 @@ def test_audience_and_issuer_are_checked_when_configured(
     good = jwt_for("u1", aud="chat", iss="https://auth.example")
     assert verify_token(good, settings).id == "u1"
     for claims in ({"aud": "other", "iss": "https://auth.example"}, {"aud": "chat"}):
+        token = jwt.encode(
+            {"sub": "u1", "exp": _future_exp(), **claims},
+            TEST_JWT_SECRET,
+            algorithm="HS256",
+        )
         with pytest.raises(ApiError) as refused:
-            verify_token(jwt_for("u1", **claims), settings)
+            verify_token(token, settings)
         assert refused.value.status == 401
 
 

@@ -4,7 +4,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypedDict
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 
 from history.db import Pool
 from history.errors import ApiError
@@ -24,9 +24,24 @@ def _pool(request: Request) -> Pool:
 
 PoolDep = Annotated[Pool, Depends(_pool)]
 
+# Ours are a prefix and 32 hex digits; the bound keeps any id well inside
+# PostgreSQL's index row size, so an absurd id is a 422, not a 500.
+MAX_ID_LENGTH = 200
+
+IdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+"""A thread, item, attachment, run or task id in the URL."""
+
+
+def check_id(value: str, field: str) -> None:
+    """Refuse an id in a body that a path could not carry."""
+    if not 1 <= len(value) <= MAX_ID_LENGTH:
+        detail = f"{field} must be 1..{MAX_ID_LENGTH} characters"
+        raise ApiError(422, "invalid_id", detail)
+
+
 UserId = Annotated[
     str,
-    Header(alias=USER_HEADER, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$"),
+    Header(alias=USER_HEADER, min_length=1, max_length=MAX_ID_LENGTH),
 ]
 """The user every call is scoped to (the gateway verified who it is)."""
 

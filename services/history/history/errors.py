@@ -78,9 +78,23 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 
 async def _unstorable(_: Request, exc: Exception) -> JSONResponse:
     # PostgreSQL refuses some values pydantic accepts (NUL characters, lone
-    # surrogates, out-of-range intervals): the input is at fault, not the server.
+    # surrogates, out-of-range intervals, oversized index keys): the input is at
+    # fault, not the server.
     log.info("unstorable input", error_type=type(exc).__name__)
     return error_response(422, "invalid_value", "a value cannot be stored")
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # PostgreSQL unreachable, restarting, or a statement over its timeout: the
+    # caller may retry, so this is a 503 rather than a bug's 500.
+    log.warning("database unavailable", error_type=type(exc).__name__)
+    return error_response(503, "unavailable", "the database did not answer")
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # A bug, not bad input: logged with its traceback, answered in the same shape.
+    log.error("unhandled error", error_type=type(exc).__name__, exc_info=exc)
+    return error_response(500, "internal_error")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -91,3 +105,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(asyncpg.DataError, _unstorable)
+    app.add_exception_handler(asyncpg.ProgramLimitExceededError, _unstorable)
+    for unavailable in (
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.OperatorInterventionError,
+        OSError,
+        TimeoutError,
+    ):
+        app.add_exception_handler(unavailable, _unavailable)
+    app.add_exception_handler(Exception, _unexpected)

@@ -103,15 +103,18 @@ class ServerThread:
         self.socket.close()
 
 
-def server_settings(dsn: str, internal_token: str = "") -> HistorySettings:
+def server_settings(
+    dsn: str, internal_token: str = "", statement_timeout_s: float = 30.0
+) -> HistorySettings:
     """Settings for a test server, ignoring the shell's environment files."""
     return HistorySettings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         env="test",
         database_url=dsn,
         internal_token=internal_token,
         history_pool_min=1,
         history_pool_max=10,
+        history_statement_timeout_s=statement_timeout_s,
     )
 
 
@@ -151,7 +154,6 @@ def other_user_id() -> str:
     return f"usr_{uuid.uuid4().hex}"
 
 
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def scratch_dsn(pg_dsn: str) -> AsyncIterator[str]:
     """An empty database of its own (no schema), dropped after the test."""
@@ -170,6 +172,15 @@ def internal_token() -> str:
 def guarded_history_url(migrated_dsn: str, internal_token: str) -> Iterator[str]:
     """Base URL of a history server that requires ``X-Internal-Token``."""
     server = ServerThread(server_settings(migrated_dsn, internal_token))
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def impatient_history_url(migrated_dsn: str) -> Iterator[str]:
+    """Base URL of a history server whose statements time out after 0.2 s."""
+    server = ServerThread(server_settings(migrated_dsn, statement_timeout_s=0.2))
     server.start()
     yield server.url
     server.stop()

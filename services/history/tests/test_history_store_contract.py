@@ -115,7 +115,10 @@ def a_conversation(thread_id: str) -> list[ThreadItem]:
             children=[
                 Col(
                     padding={"x": 2, "y": 1},
-                    children=[Text(value="Packing", weight="semibold"), Text(value="coat")],
+                    children=[
+                        Text(value="Packing", weight="semibold"),
+                        Text(value="coat"),
+                    ],
                 )
             ]
         ),
@@ -194,10 +197,16 @@ async def test_thread_pages_report_more_and_the_cursor(
     expected = [thread.id for thread in threads]
 
     first = await store.load_threads(limit=2, after=None, order="asc", context=ctx)
-    rest = await store.load_threads(limit=2, after=first.after, order="asc", context=ctx)
+    rest = await store.load_threads(
+        limit=2, after=first.after, order="asc", context=ctx
+    )
     newest = await store.load_threads(limit=2, after=None, order="desc", context=ctx)
 
-    assert (ids(first), first.has_more, first.after) == (expected[:2], True, expected[1])
+    assert (ids(first), first.has_more, first.after) == (
+        expected[:2],
+        True,
+        expected[1],
+    )
     assert (ids(rest), rest.has_more) == (expected[2:], False)
     assert not rest.after
     assert ids(newest) == expected[:0:-1]
@@ -423,7 +432,9 @@ async def test_another_user_cannot_write_into_or_delete_the_thread(
     thread, [item_id] = await saved_thread_with(store, ctx, items=1)
 
     with pytest.raises(NotFoundError):
-        await store.add_thread_item(thread.id, a_user_message(thread.id, "x"), other_ctx)
+        await store.add_thread_item(
+            thread.id, a_user_message(thread.id, "x"), other_ctx
+        )
     with pytest.raises(HistoryConflict):
         await store.save_thread(thread.model_copy(update={"title": "x"}), other_ctx)
     await store.delete_thread_item(thread.id, item_id, other_ctx)
@@ -473,8 +484,10 @@ async def test_generated_ids_use_chatkit_prefixes_with_128_random_bits(
     item_match = ID_PATTERN.match(store.generate_item_id(item_type, thread, ctx))
     thread_match = ID_PATTERN.match(thread_id)
 
-    assert item_match is not None and item_match["prefix"] == prefix
-    assert thread_match is not None and thread_match["prefix"] == "thr"
+    assert item_match is not None
+    assert item_match["prefix"] == prefix
+    assert thread_match is not None
+    assert thread_match["prefix"] == "thr"
 
 
 async def test_subclass_id_generators_are_used(
@@ -500,7 +513,9 @@ async def test_any_object_or_mapping_with_a_user_id_is_a_context(
 ) -> None:
     thread, _ = await saved_thread_with(store, ctx, items=0)
 
-    by_namespace = await store.load_thread(thread.id, SimpleNamespace(user_id=ctx.user_id))
+    by_namespace = await store.load_thread(
+        thread.id, SimpleNamespace(user_id=ctx.user_id)
+    )
     by_mapping = await store.load_thread(thread.id, {"user_id": ctx.user_id})
 
     assert by_namespace == by_mapping == thread

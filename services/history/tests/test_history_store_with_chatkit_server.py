@@ -15,6 +15,7 @@ from chatkit.types import (
     AssistantMessageItem,
     Page,
     Thread,
+    ThreadCreatedEvent,
     ThreadItem,
     ThreadItemDoneEvent,
     ThreadMetadata,
@@ -44,7 +45,11 @@ class EchoServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
-        said = "".join(part.text for part in input_user_message.content) if input_user_message else ""
+        said = (
+            "".join(part.text for part in input_user_message.content)
+            if input_user_message
+            else ""
+        )
         yield ThreadItemDoneEvent(
             item=AssistantMessageItem(
                 id=self.store.generate_item_id("message", thread, context),
@@ -70,12 +75,15 @@ async def stream(
     assert isinstance(result, StreamingResult)
     events = []
     async for frame in result:
-        assert frame.startswith(b"data: ") and frame.endswith(b"\n\n")
+        assert frame.startswith(b"data: ")
+        assert frame.endswith(b"\n\n")
         events.append(EVENT.validate_json(frame[len(b"data: ") : -2]))
     return events
 
 
-async def call(server: EchoServer, request: dict[str, Any], ctx: RequestContext) -> bytes:
+async def call(
+    server: EchoServer, request: dict[str, Any], ctx: RequestContext
+) -> bytes:
     result = await server.process(TypeAdapter(dict).dump_json(request), ctx)
     assert isinstance(result, NonStreamingResult)
     return result.json
@@ -93,12 +101,22 @@ def ctx() -> RequestContext:
     return RequestContext(user_id=f"usr_{uuid.uuid4().hex}")
 
 
+def created_thread_id(events: list[ThreadStreamEvent]) -> str:
+    created = events[0]
+    assert isinstance(created, ThreadCreatedEvent)
+    return created.thread.id
+
+
 async def create_thread(server: EchoServer, ctx: RequestContext, text: str) -> str:
     events = await stream(
         server, {"type": "threads.create", "params": {"input": user_input(text)}}, ctx
     )
-    assert events[0].type == "thread.created"
-    return events[0].thread.id
+    return created_thread_id(events)
+
+
+def text_of(item: ThreadItem) -> str:
+    assert isinstance(item, UserMessageItem | AssistantMessageItem)
+    return "".join(part.text for part in item.content)
 
 
 async def test_two_turns_are_stored_and_read_back_through_chatkit(
@@ -107,7 +125,7 @@ async def test_two_turns_are_stored_and_read_back_through_chatkit(
     events = await stream(
         server, {"type": "threads.create", "params": {"input": user_input("hi")}}, ctx
     )
-    thread_id = events[0].thread.id  # type: ignore[union-attr]
+    thread_id = created_thread_id(events)
     await stream(
         server,
         {
@@ -128,9 +146,10 @@ async def test_two_turns_are_stored_and_read_back_through_chatkit(
         "thread.item.done",
     ]
     thread = Thread.model_validate_json(body)
-    texts = [item.content[0].text for item in thread.items.data]  # type: ignore[union-attr]
+    texts = [text_of(item) for item in thread.items.data]
     assert texts == ["hi", "echo: hi", "again", "echo: again"]
-    assert thread.id.startswith("thr_") and len(thread.id) == 36
+    assert thread.id.startswith("thr_")
+    assert len(thread.id) == 36
 
 
 async def test_items_list_pages_newest_first_with_a_cursor(
@@ -175,7 +194,9 @@ async def test_rename_list_and_delete_go_through_the_store(
     listed = THREAD_PAGE.validate_json(
         await call(server, {"type": "threads.list", "params": {}}, ctx)
     )
-    await call(server, {"type": "threads.delete", "params": {"thread_id": thread_id}}, ctx)
+    await call(
+        server, {"type": "threads.delete", "params": {"thread_id": thread_id}}, ctx
+    )
 
     assert [(thread.id, thread.title) for thread in listed.data] == [(thread_id, "Hi")]
     with pytest.raises(NotFoundError):
@@ -197,7 +218,8 @@ async def test_another_user_gets_nothing_through_chatkit(
         )
     )
 
-    assert listed.data == [] and items.data == []
+    assert listed.data == []
+    assert items.data == []
     with pytest.raises(NotFoundError):
         await call(
             server,

@@ -385,6 +385,21 @@ async def test_bad_item_page_parameters_get_a_json_422(
     assert ErrorBody.model_validate_json(response.content).error == "invalid_request"
 
 
+async def test_item_with_an_absurdly_long_id_gets_a_json_422(
+    client: HistoryClient, http: httpx.AsyncClient, user_id: str
+) -> None:
+    thread_id = await new_thread(client, user_id)
+
+    response = await http.post(
+        f"/threads/{thread_id}/items",
+        json=_item_body(thread_id, id="m" * 5000),
+        headers={"X-User-Id": user_id},
+    )
+
+    assert response.status_code == 422
+    assert ErrorBody.model_validate_json(response.content).error == "invalid_id"
+
+
 async def test_saving_an_item_under_another_id_is_refused(
     client: HistoryClient, http: httpx.AsyncClient, user_id: str
 ) -> None:

@@ -47,7 +47,7 @@ async def test_first_migration_run_creates_schema_and_records_versions(
     shipped = [migration.version for migration in available_migrations()]
     assert applied == shipped
     assert await _versions(scratch_dsn) == shipped
-    assert EXPECTED_TABLES <= await _tables(scratch_dsn)
+    assert await _tables(scratch_dsn) >= EXPECTED_TABLES
 
 
 async def test_rerunning_migrations_is_a_no_op(scratch_dsn: str) -> None:

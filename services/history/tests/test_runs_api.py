@@ -12,7 +12,12 @@ from chatkit.types import (
 )
 
 from shared.history_api import ErrorBody, RunOpen, RunRecord, RunUpdate
-from shared.history_client import HistoryClient, HistoryConflict, HistoryNotFound
+from shared.history_client import (
+    HistoryClient,
+    HistoryConflict,
+    HistoryError,
+    HistoryNotFound,
+)
 from shared.ids import new_id
 
 CONCURRENT_OPENS = 8
@@ -61,7 +66,9 @@ async def test_opening_a_run_stores_new_thread_user_item_and_queued_run(
     )
 
     assert (await client.get_thread(user_id, thread.id)).thread == thread
-    assert [r.item for r in (await client.list_items(user_id, thread.id)).data] == [item]
+    assert [r.item for r in (await client.list_items(user_id, thread.id)).data] == [
+        item
+    ]
     assert (run.thread_id, run.status, run.fencing_token) == (thread.id, "queued", 1)
     assert run.id.startswith("run_")
     assert await client.get_run(user_id, run.id) == run
@@ -123,7 +130,9 @@ async def test_concurrent_creates_of_one_new_thread_let_exactly_one_through(
     opens = [
         client.open_run(
             user_id,
-            RunOpen(thread_id=thread.id, new_thread=thread, user_item=user_item(thread.id)),
+            RunOpen(
+                thread_id=thread.id, new_thread=thread, user_item=user_item(thread.id)
+            ),
         )
         for _ in range(CONCURRENT_OPENS)
     ]
@@ -175,7 +184,8 @@ async def test_run_moves_from_queued_to_running_to_completed(
     done = await client.update_run(user_id, run.id, RunUpdate(status="completed"))
 
     assert (running.status, running.worker) == ("running", "worker-1")
-    assert running.started_at is not None and running.finished_at is None
+    assert running.started_at is not None
+    assert running.finished_at is None
     assert (done.status, done.worker, done.started_at) == (
         "completed",
         "worker-1",
@@ -219,7 +229,9 @@ async def test_run_never_moves_back_or_restarts(
 ) -> None:
     run = await open_first_run(client, user_id)
     for status in steps:
-        await client.update_run(user_id, run.id, RunUpdate.model_validate({"status": status}))
+        await client.update_run(
+            user_id, run.id, RunUpdate.model_validate({"status": status})
+        )
 
     with pytest.raises(HistoryConflict):
         await client.update_run(
@@ -252,8 +264,12 @@ async def test_another_users_run_is_not_found(
             "id_mismatch",
         ),
         ({"thread_id": 5}, "invalid_request"),
+        ({"thread_id": "t" * 5000}, "invalid_id"),
         ({}, "invalid_request"),
-        ({"thread_id": "thr_x", "user_item": {"type": "user_message"}}, "invalid_request"),
+        (
+            {"thread_id": "thr_x", "user_item": {"type": "user_message"}},
+            "invalid_request",
+        ),
     ],
 )
 async def test_malformed_run_open_gets_a_json_422(
@@ -276,3 +292,29 @@ async def test_malformed_run_update_gets_a_json_422(
 
     assert response.status_code == 422
     assert ErrorBody.model_validate_json(response.content).error == "invalid_request"
+
+
+async def test_open_blocked_past_the_statement_timeout_answers_503(
+    client: HistoryClient,
+    impatient_history_url: str,
+    user_id: str,
+    db: "asyncpg.Pool[asyncpg.Record]",
+) -> None:
+    thread_id = await new_thread(client, user_id)
+    impatient = HistoryClient(impatient_history_url)
+    try:
+        async with db.acquire() as conn, conn.transaction():
+            # Hold the thread's row lock, as a stuck concurrent open would.
+            await conn.execute(
+                "SELECT id FROM conversations WHERE id = $1 FOR UPDATE", thread_id
+            )
+            with pytest.raises(HistoryError) as refused:
+                await impatient.open_run(user_id, RunOpen(thread_id=thread_id))
+    finally:
+        await impatient.aclose()
+
+    assert refused.value.status == 503
+    assert '"unavailable"' in str(refused.value)
+    assert (
+        await client.open_run(user_id, RunOpen(thread_id=thread_id))
+    ).fencing_token == 1

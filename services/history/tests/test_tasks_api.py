@@ -40,7 +40,9 @@ async def test_updating_a_task_changes_only_the_given_fields(
     assert renamed.updated_at > task.updated_at
 
 
-async def test_deleted_task_leaves_the_list(client: HistoryClient, user_id: str) -> None:
+async def test_deleted_task_leaves_the_list(
+    client: HistoryClient, user_id: str
+) -> None:
     keep = await client.create_task(user_id, TaskCreate(title="keep"))
     drop = await client.create_task(user_id, TaskCreate(title="drop"))
 

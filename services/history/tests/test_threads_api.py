@@ -243,6 +243,7 @@ async def test_deleting_a_thread_deletes_its_items_and_runs(
             422,
         ),
         ("GET", "/threads/thr%00x", None, 422),
+        ("GET", "/threads/" + "t" * 5000, None, 422),
         ("DELETE", "/threads/thr_missing", None, 404),
         ("POST", "/threads", b"{}", 405),
         ("GET", "/nowhere", None, 404),

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Response
 
-from history.deps import PoolDep, UserId
+from history.deps import IdPath, PoolDep, UserId
 from history.errors import ApiError
 from history.store import attachments
 from shared.history_api import AttachmentWrite
@@ -12,7 +12,7 @@ router = APIRouter(prefix="/attachments", tags=["attachments"])
 
 @router.put("/{attachment_id}", status_code=204)
 async def save_attachment(
-    attachment_id: str, body: AttachmentWrite, user_id: UserId, pool: PoolDep
+    attachment_id: IdPath, body: AttachmentWrite, user_id: UserId, pool: PoolDep
 ) -> Response:
     """Create or overwrite an attachment's metadata."""
     if body.attachment.id != attachment_id:
@@ -23,7 +23,7 @@ async def save_attachment(
 
 @router.get("/{attachment_id}")
 async def get_attachment(
-    attachment_id: str, user_id: UserId, pool: PoolDep
+    attachment_id: IdPath, user_id: UserId, pool: PoolDep
 ) -> AttachmentWrite:
     """One attachment's metadata."""
     attachment = await attachments.get_attachment(pool, user_id, attachment_id)
@@ -32,7 +32,7 @@ async def get_attachment(
 
 @router.delete("/{attachment_id}", status_code=204)
 async def delete_attachment(
-    attachment_id: str, user_id: UserId, pool: PoolDep
+    attachment_id: IdPath, user_id: UserId, pool: PoolDep
 ) -> Response:
     """Delete an attachment's metadata."""
     await attachments.delete_attachment(pool, user_id, attachment_id)

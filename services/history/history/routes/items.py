@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from history.deps import PoolDep, UserId
+from history.deps import IdPath, PoolDep, UserId, check_id
 from history.errors import ApiError
 from history.store import items
 from shared.history_api import ItemPage, ItemRecord, ItemWrite, Order
@@ -17,7 +17,7 @@ MAX_ITEM_PAGE = 1000
 
 @router.get("")
 async def list_items(
-    thread_id: str,
+    thread_id: IdPath,
     user_id: UserId,
     pool: PoolDep,
     limit: Annotated[int, Query(ge=1, le=MAX_ITEM_PAGE)] = 20,
@@ -32,16 +32,17 @@ async def list_items(
 
 @router.post("", status_code=204)
 async def add_item(
-    thread_id: str, body: ItemWrite, user_id: UserId, pool: PoolDep
+    thread_id: IdPath, body: ItemWrite, user_id: UserId, pool: PoolDep
 ) -> Response:
     """Insert an item; 409 if its id exists."""
+    check_id(body.item.id, "item.id")
     await items.insert_item(pool, user_id, thread_id, body)
     return Response(status_code=204)
 
 
 @router.put("/{item_id}", status_code=204)
 async def save_item(
-    thread_id: str, item_id: str, body: ItemWrite, user_id: UserId, pool: PoolDep
+    thread_id: IdPath, item_id: IdPath, body: ItemWrite, user_id: UserId, pool: PoolDep
 ) -> Response:
     """Insert or overwrite an item by id."""
     if body.item.id != item_id:
@@ -52,7 +53,7 @@ async def save_item(
 
 @router.get("/{item_id}")
 async def get_item(
-    thread_id: str, item_id: str, user_id: UserId, pool: PoolDep
+    thread_id: IdPath, item_id: IdPath, user_id: UserId, pool: PoolDep
 ) -> ItemRecord:
     """One item of the thread."""
     return await items.get_item(pool, user_id, thread_id, item_id)
@@ -60,7 +61,7 @@ async def get_item(
 
 @router.delete("/{item_id}", status_code=204)
 async def delete_item(
-    thread_id: str, item_id: str, user_id: UserId, pool: PoolDep
+    thread_id: IdPath, item_id: IdPath, user_id: UserId, pool: PoolDep
 ) -> Response:
     """Delete one item of the thread."""
     await items.delete_item(pool, user_id, thread_id, item_id)

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from history.deps import PoolDep, UserId
+from history.deps import IdPath, PoolDep, UserId, check_id
 from history.errors import ApiError
 from history.store import runs
 from shared.history_api import RunOpen, RunRecord, RunUpdate
@@ -18,6 +18,9 @@ async def open_run(body: RunOpen, user_id: UserId, pool: PoolDep) -> RunRecord:
     """Store new thread and user item and open a run in one commit; 409 if busy."""
     if body.new_thread is not None and body.new_thread.id != body.thread_id:
         raise ApiError(422, "id_mismatch", "new_thread.id differs from thread_id")
+    check_id(body.thread_id, "thread_id")
+    if body.user_item is not None:
+        check_id(body.user_item.id, "user_item.id")
     if not 1 <= body.lease_s <= MAX_LEASE_S:
         raise ApiError(422, "invalid_lease", f"lease_s must be 1..{MAX_LEASE_S}")
     async with pool.acquire() as conn:
@@ -25,14 +28,14 @@ async def open_run(body: RunOpen, user_id: UserId, pool: PoolDep) -> RunRecord:
 
 
 @router.get("/{run_id}")
-async def get_run(run_id: str, user_id: UserId, pool: PoolDep) -> RunRecord:
+async def get_run(run_id: IdPath, user_id: UserId, pool: PoolDep) -> RunRecord:
     """One of the user's runs."""
     return await runs.get_run(pool, user_id, run_id)
 
 
 @router.patch("/{run_id}")
 async def update_run(
-    run_id: str, body: RunUpdate, user_id: UserId, pool: PoolDep
+    run_id: IdPath, body: RunUpdate, user_id: UserId, pool: PoolDep
 ) -> RunRecord:
     """Mark a run running or finished; 409 if it already ended."""
     return await runs.update_run(pool, user_id, run_id, body)

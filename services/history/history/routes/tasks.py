@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Response
 
-from history.deps import PoolDep, UserId
+from history.deps import IdPath, PoolDep, UserId
 from history.store import tasks
 from shared.history_api import TaskCreate, TaskList, TaskRecord, TaskUpdate
 
@@ -23,14 +23,14 @@ async def create_task(body: TaskCreate, user_id: UserId, pool: PoolDep) -> TaskR
 
 @router.patch("/{task_id}")
 async def update_task(
-    task_id: str, body: TaskUpdate, user_id: UserId, pool: PoolDep
+    task_id: IdPath, body: TaskUpdate, user_id: UserId, pool: PoolDep
 ) -> TaskRecord:
     """Change a task's title, notes or done flag."""
     return await tasks.update_task(pool, user_id, task_id, body)
 
 
 @router.delete("/{task_id}", status_code=204)
-async def delete_task(task_id: str, user_id: UserId, pool: PoolDep) -> Response:
+async def delete_task(task_id: IdPath, user_id: UserId, pool: PoolDep) -> Response:
     """Delete a task."""
     await tasks.delete_task(pool, user_id, task_id)
     return Response(status_code=204)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from history.deps import PoolDep, UserId
+from history.deps import IdPath, PoolDep, UserId
 from history.errors import ApiError
 from history.store import threads
 from shared.history_api import Order, ThreadPage, ThreadRecord, ThreadSort, ThreadWrite
@@ -16,7 +16,7 @@ MAX_THREAD_PAGE = 100
 
 @router.put("/{thread_id}", status_code=204)
 async def save_thread(
-    thread_id: str, body: ThreadWrite, user_id: UserId, pool: PoolDep
+    thread_id: IdPath, body: ThreadWrite, user_id: UserId, pool: PoolDep
 ) -> Response:
     """Create or overwrite a thread (ChatKit ``save_thread``)."""
     if body.thread.id != thread_id:
@@ -41,13 +41,13 @@ async def list_threads(
 
 
 @router.get("/{thread_id}")
-async def get_thread(thread_id: str, user_id: UserId, pool: PoolDep) -> ThreadRecord:
+async def get_thread(thread_id: IdPath, user_id: UserId, pool: PoolDep) -> ThreadRecord:
     """One of the user's threads."""
     return await threads.get_thread(pool, user_id, thread_id)
 
 
 @router.delete("/{thread_id}", status_code=204)
-async def delete_thread(thread_id: str, user_id: UserId, pool: PoolDep) -> Response:
+async def delete_thread(thread_id: IdPath, user_id: UserId, pool: PoolDep) -> Response:
     """Delete a thread with its items and runs."""
     await threads.delete_thread(pool, user_id, thread_id)
     return Response(status_code=204)

@@ -84,7 +84,9 @@ CURSOR_CLAUSE = """AND (created_at, seq) {op} (
 PAGE_QUERIES = {
     (order, with_cursor): PAGE.format(
         order=order.upper(),
-        cursor=CURSOR_CLAUSE.format(op=">" if order == "asc" else "<") if with_cursor else "",
+        cursor=CURSOR_CLAUSE.format(op=">" if order == "asc" else "<")
+        if with_cursor
+        else "",
     )
     for order in ("asc", "desc")
     for with_cursor in (False, True)
