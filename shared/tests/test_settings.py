@@ -10,7 +10,7 @@ def test_production_refuses_an_empty_internal_token(
     monkeypatch.setenv("ENV", "production")
     monkeypatch.delenv("INTERNAL_TOKEN", raising=False)
     with pytest.raises(ValidationError, match="INTERNAL_TOKEN"):
-        CommonSettings(_env_file=None)  # type: ignore[call-arg]
+        CommonSettings(_env_file=None)
 
 
 def test_contract_names_are_read_unprefixed_from_the_environment(
@@ -18,6 +18,6 @@ def test_contract_names_are_read_unprefixed_from_the_environment(
 ) -> None:
     monkeypatch.setenv("REDIS_URL", "redis://example:1/2")
     monkeypatch.setenv("HISTORY_URL", "http://history:9")
-    settings = CommonSettings(_env_file=None)  # type: ignore[call-arg]
+    settings = CommonSettings(_env_file=None)
     assert settings.redis_url == "redis://example:1/2"
     assert settings.history_url == "http://history:9"

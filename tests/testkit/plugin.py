@@ -17,6 +17,10 @@ from pathlib import Path
 
 import pytest
 
+# Imported before collection on purpose: under --import-mode=importlib pytest names
+# `shared/tests/test_x.py` "shared.tests.test_x" and, finding no `shared` module
+# yet, would register an empty stand-in under that name, hiding the real package.
+import shared.settings  # noqa: F401
 from testkit.infra import (
     delete_keys_with_prefix,
     fresh_database,

@@ -46,11 +46,6 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-def not_found(what: str = "thread") -> ApiError:
-    """The 404 for a resource that does not exist or belongs to another user."""
-    return ApiError(404, "not_found", f"{what} not found")
-
-
 def busy_event() -> ErrorEvent:
     """ChatKit error for a second message while the thread's run is still going."""
     return ErrorEvent(code="custom", message=BUSY_MESSAGE, allow_retry=True)

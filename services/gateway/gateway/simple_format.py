@@ -7,7 +7,7 @@ has no word for (item bookkeeping, progress, notices...) is left out.
 """
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import orjson
 from chatkit.types import (
@@ -31,7 +31,7 @@ from chatkit.types import (
     WorkflowTaskUpdated,
 )
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict
 
 from gateway import runs
 from gateway.auth import User
@@ -96,7 +96,7 @@ class SimpleError(_SimpleEventBase):
     message: str
 
 
-AnySimpleEvent = (
+SimpleEvent = (
     SimpleThread
     | SimpleText
     | SimpleThinking
@@ -104,9 +104,6 @@ AnySimpleEvent = (
     | SimpleToolResult
     | SimpleError
 )
-SimpleEvent = Annotated[AnySimpleEvent, Field(discriminator="type")]
-SIMPLE_EVENT_ADAPTER: TypeAdapter[AnySimpleEvent] = TypeAdapter(SimpleEvent)
-"""Built once: parse a simple-format frame (clients and tests)."""
 
 
 def simple_frame(event: BaseModel) -> bytes:
@@ -137,9 +134,9 @@ class SimpleMapper:
         self._sent: dict[tuple[str, str, int], str] = {}
         self.error_sent = False
 
-    def map(self, message: RunEvent) -> list[AnySimpleEvent]:
+    def map(self, message: RunEvent) -> list[SimpleEvent]:
         """The simple events for one run event (often none)."""
-        events: list[AnySimpleEvent] = []
+        events: list[SimpleEvent] = []
         if message.tool is not None:
             events.append(self._tool(message.tool))
         events.extend(self._event(message.event))
@@ -148,12 +145,12 @@ class SimpleMapper:
         return events
 
     @staticmethod
-    def _tool(tool: ToolActivity) -> AnySimpleEvent:
+    def _tool(tool: ToolActivity) -> SimpleEvent:
         if tool.phase == "call":
             return SimpleToolCall(name=tool.name, args=tool_args(tool.arguments))
         return SimpleToolResult(name=tool.name, result=tool.result)
 
-    def _event(self, event: ThreadStreamEvent) -> list[AnySimpleEvent]:
+    def _event(self, event: ThreadStreamEvent) -> list[SimpleEvent]:
         match event:
             case ThreadItemUpdatedEvent():
                 return self._update(event)
@@ -168,7 +165,7 @@ class SimpleMapper:
             case _:
                 return []
 
-    def _update(self, event: ThreadItemUpdatedEvent) -> list[AnySimpleEvent]:
+    def _update(self, event: ThreadItemUpdatedEvent) -> list[SimpleEvent]:
         update = event.update
         match update:
             case AssistantMessageContentPartTextDelta():
@@ -186,8 +183,8 @@ class SimpleMapper:
             case _:
                 return []
 
-    def _item(self, item: ThreadItem) -> list[AnySimpleEvent]:
-        events: list[AnySimpleEvent] = []
+    def _item(self, item: ThreadItem) -> list[SimpleEvent]:
+        events: list[SimpleEvent] = []
         match item:
             case AssistantMessageItem():
                 for index, part in enumerate(item.content):
@@ -206,11 +203,11 @@ class SimpleMapper:
         # A part that was rewritten rather than extended is sent again whole.
         return full[len(sent) :] if full.startswith(sent) else full
 
-    def _text(self, key: tuple[str, str, int], full: str) -> list[AnySimpleEvent]:
+    def _text(self, key: tuple[str, str, int], full: str) -> list[SimpleEvent]:
         novel = self._novel(key, full)
         return [SimpleText(content=novel)] if novel else []
 
-    def _thought(self, key: tuple[str, str, int], full: str) -> list[AnySimpleEvent]:
+    def _thought(self, key: tuple[str, str, int], full: str) -> list[SimpleEvent]:
         novel = self._novel(key, full)
         return [SimpleThinking(content=novel)] if novel else []
 

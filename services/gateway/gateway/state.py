@@ -30,10 +30,5 @@ def _history(request: Request) -> HistoryClient:
     return app_state(request)["history"]
 
 
-def _settings(request: Request) -> GatewaySettings:
-    return app_state(request)["settings"]
-
-
 HistoryDep = Annotated[HistoryClient, Depends(_history)]
-SettingsDep = Annotated[GatewaySettings, Depends(_settings)]
 StateDep = Annotated[State, Depends(app_state)]
