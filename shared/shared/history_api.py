@@ -57,6 +57,10 @@ class ItemRecord(BaseModel):
 
     item: ThreadItem
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    role: str = ""
+    """Seed column: ``user``, ``assistant``, ``tool``, ``system`` or the item type."""
+    content: str = ""
+    """Seed column: the item's plain text (empty for items without text)."""
 
 
 class ItemPage(BaseModel):

@@ -54,7 +54,8 @@ async def test_conversations_are_listed_by_latest_activity_and_paged(
     assert first.status_code == 200
     page = SummaryPage.model_validate_json(first.content)
     assert [c.id for c in page.data] == [older]
-    assert page.has_more and page.after == older
+    assert page.has_more
+    assert page.after == older
 
     rest = await http.get(f"/api/conversations?limit=1&after={older}", headers=headers)
     page2 = SummaryPage.model_validate_json(rest.content)

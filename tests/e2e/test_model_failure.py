@@ -1,4 +1,4 @@
-"""A failing model provider: a retryable error event, the input kept, no secret leaked."""
+"""A failing model provider: a retryable error, the input kept, no secret leaked."""
 
 from collections.abc import Callable
 

@@ -1,4 +1,4 @@
-"""Three turns with tools, on every model path (Responses, Chat Completions, LiteLLM)."""
+"""Three turns with tools on every model path: Responses, Chat Completions, LiteLLM."""
 
 import httpx
 from chatkit.types import (
@@ -39,7 +39,8 @@ async def test_three_turns_with_tools_show_store_and_feed_each_next_turn(
         assert thread_id is not None
         task = tool_workflow(first).workflow.tasks[0]
         assert isinstance(task, CustomTask)
-        assert task.title is not None and "add_task" in task.title
+        assert task.title is not None
+        assert "add_task" in task.title
         assert task.status_indicator == "complete"
         assert f"Buy milk {marker}" in first.assistant_text()
 

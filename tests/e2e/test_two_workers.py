@@ -58,7 +58,7 @@ def runs_handled(worker: ManagedProcess) -> set[str]:
     return {
         str(record["run_id"])
         for record in log_events(worker)
-        if record.get("event") == "run finished" and "run_id" in record
+        if record.get("event") == "run started" and "run_id" in record
     }
 
 

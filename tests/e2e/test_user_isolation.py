@@ -1,4 +1,4 @@
-"""Two users: neither can read, list, stream into, rename or delete the other's threads."""
+"""Two users: neither can read, list, stream into, rename or delete the other's."""
 
 from collections.abc import Callable
 from typing import Any

@@ -67,6 +67,7 @@ class RunPublisher:
         self._timer_flush: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._log_expires = False
+        self._timer_error: Exception | None = None
 
     @property
     def last_seq(self) -> int:
@@ -77,6 +78,7 @@ class RunPublisher:
         self, event: ThreadStreamEvent, tool: ToolActivity | None = None
     ) -> None:
         """Send an event; text deltas may be held up to the coalescing window."""
+        self._raise_timer_error()
         delta = _text_delta(event) if tool is None else None
         if delta is None:
             await self._flush(event, tool)
@@ -100,6 +102,12 @@ class RunPublisher:
         if self._timer_flush is not None:
             await self._timer_flush
 
+    def _raise_timer_error(self) -> None:
+        """A flush started by the timer failed: fail the caller's next publish."""
+        error, self._timer_error = self._timer_error, None
+        if error is not None:
+            raise error
+
     def _schedule(self) -> None:
         if self._timer is not None:
             return
@@ -109,7 +117,13 @@ class RunPublisher:
 
     def _on_timer(self) -> None:
         self._timer = None
-        self._timer_flush = asyncio.create_task(self._flush())
+        self._timer_flush = asyncio.create_task(self._flush_on_timer())
+
+    async def _flush_on_timer(self) -> None:
+        try:
+            await self._flush()
+        except Exception as error:
+            self._timer_error = error
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

@@ -49,7 +49,9 @@ class ToolActivityHooks(RunHooks[TurnAgentContext]):
     def __init__(self) -> None:
         self._shown: dict[int, tuple[ThreadStreamEvent, ShownEvent]] = {}
         self._open: dict[str, tuple[WorkflowItem, int]] = {}
-        self._records: dict[str, list[ToolCallRecord]] = {}
+        # workflow item id -> call id -> record (None until the call ends), so
+        # records keep the order in which the calls started.
+        self._records: dict[str, dict[str, ToolCallRecord | None]] = {}
 
     def claim(self, event: ThreadStreamEvent) -> ShownEvent | None:
         """What to publish for an event these hooks streamed (claimed once)."""
@@ -57,8 +59,9 @@ class ToolActivityHooks(RunHooks[TurnAgentContext]):
         return entry[1] if entry is not None and entry[0] is event else None
 
     def records_for(self, item_id: str) -> list[ToolCallRecord]:
-        """The tool calls shown in the workflow item `item_id`, in call order."""
-        return list(self._records.get(item_id, []))
+        """The finished tool calls shown in workflow item `item_id`, in call order."""
+        calls = self._records.get(item_id, {}).values()
+        return [call for call in calls if call is not None]
 
     @override
     async def on_tool_start(
@@ -78,6 +81,7 @@ class ToolActivityHooks(RunHooks[TurnAgentContext]):
         )
         workflow, event = _add_task(agent_context, task)
         self._open[context.tool_call_id] = (workflow, len(workflow.workflow.tasks) - 1)
+        self._records.setdefault(workflow.id, {})[context.tool_call_id] = None
         activity = ToolActivity(
             phase="call",
             call_id=context.tool_call_id,
@@ -108,13 +112,11 @@ class ToolActivityHooks(RunHooks[TurnAgentContext]):
             content=f"{_shorten(context.tool_arguments)}\n→ {_shorten(output)}",
         )
         workflow.workflow.tasks[index] = task
-        self._records.setdefault(workflow.id, []).append(
-            ToolCallRecord(
-                call_id=context.tool_call_id,
-                name=context.tool_name,
-                arguments=context.tool_arguments,
-                output=output,
-            )
+        self._records[workflow.id][context.tool_call_id] = ToolCallRecord(
+            call_id=context.tool_call_id,
+            name=context.tool_name,
+            arguments=context.tool_arguments,
+            output=output,
         )
         event = ThreadItemUpdatedEvent(
             item_id=workflow.id,

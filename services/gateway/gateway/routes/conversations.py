@@ -1,14 +1,10 @@
 """GET/DELETE /api/conversations[/{id}]: the REST face over the same history."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from chatkit.types import (
-    AssistantMessageItem,
     ThreadItem,
-    UserMessageItem,
-    UserMessageTagContent,
-    UserMessageTextContent,
 )
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
@@ -49,7 +45,8 @@ class ConversationMessage(BaseModel):
     """One visible message, in the seed's shape plus the full ChatKit item."""
 
     id: str
-    role: Literal["user", "assistant"]
+    role: str
+    """``user``, ``assistant``, ``tool`` (tool activity) or the item type."""
     content: str
     """The message's text (empty for tool-activity and other non-text items)."""
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
@@ -74,27 +71,13 @@ def _summary(record: ThreadRecord) -> ConversationSummary:
     )
 
 
-def _text(item: ThreadItem) -> str:
-    match item:
-        case UserMessageItem():
-            return "".join(
-                part.text
-                for part in item.content
-                if isinstance(part, UserMessageTextContent | UserMessageTagContent)
-            )
-        case AssistantMessageItem():
-            return "".join(part.text for part in item.content)
-        case _:
-            return ""
-
-
 def message_from(record: ItemRecord) -> ConversationMessage:
     """The REST view of a stored item."""
     item = record.item
     return ConversationMessage(
         id=item.id,
-        role="user" if isinstance(item, UserMessageItem) else "assistant",
-        content=_text(item),
+        role=record.role,
+        content=record.content,
         tool_calls=record.tool_calls,
         created_at=item.created_at,
         item=item,

@@ -45,7 +45,7 @@ UPSERT = WRITE.format(
 )
 
 GET = """
-SELECT m.item, m.tool_calls
+SELECT m.item, m.tool_calls, m.role, m.content
 FROM messages m JOIN conversations c ON c.id = m.conversation_id
 WHERE m.id = $3 AND m.conversation_id = $1 AND c.user_id = $2
 """
@@ -65,10 +65,10 @@ RETURNING id
 # $1 thread, $2 user, $3 page size + 1, $4 cursor item id. No row at all means
 # the thread is not the user's; one row with a NULL item means an empty page.
 PAGE = """
-SELECT m.id, m.item, m.tool_calls
+SELECT m.id, m.item, m.tool_calls, m.role, m.content
 FROM conversations c
 LEFT JOIN LATERAL (
-    SELECT id, item, tool_calls, created_at, seq FROM messages
+    SELECT id, item, tool_calls, role, content, created_at, seq FROM messages
     WHERE conversation_id = c.id {cursor}
     ORDER BY created_at {order}, seq {order}
     LIMIT $3
@@ -135,7 +135,12 @@ async def upsert_item(
 
 def _record(row: Record) -> ItemRecord:
     return ItemRecord.model_validate(
-        {"item": row["item"], "tool_calls": row["tool_calls"]}
+        {
+            "item": row["item"],
+            "tool_calls": row["tool_calls"],
+            "role": row["role"],
+            "content": row["content"],
+        }
     )
 
 
