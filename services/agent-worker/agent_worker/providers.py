@@ -1,9 +1,10 @@
 """MODEL and the keys -> one Agents SDK Model, built once per worker process.
 
 Order: `MODEL=litellm/<provider>/<name>` goes through LiteLLM; a Gemini key with
-no MODEL uses Gemini through LiteLLM; an OpenAI key or base URL uses one shared
-AsyncOpenAI client with the Responses or Chat Completions API; nothing at all
-gives the offline demo model.
+no MODEL uses GEMINI_MODEL through LiteLLM; an OpenAI key or base URL uses one
+shared AsyncOpenAI client with the Responses or Chat Completions API (MODEL_API);
+a Gemini key alone with MODEL set uses that Gemini model; nothing at all gives
+the offline demo model.
 """
 
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ def choose_model(settings: AgentWorkerSettings) -> ModelChoice:
         return _litellm(settings, f"gemini/{settings.gemini_model}")
     if openai_key or settings.openai_base_url:
         return _openai(settings)
+    if gemini_key:
+        return _litellm(settings, f"gemini/{settings.model.removeprefix('gemini/')}")
     return ModelChoice(model=DemoModel(), label=DEMO_MODEL_NAME, offline=True)
 
 

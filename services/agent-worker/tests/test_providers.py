@@ -38,6 +38,13 @@ def test_gemini_key_without_model_uses_gemini_through_litellm() -> None:
     )
 
 
+def test_gemini_key_alone_with_a_model_name_uses_that_gemini_model() -> None:
+    choice = _choice(gemini_api_key="g-key", model="gemini-2.5-pro")
+
+    assert isinstance(choice.model, LitellmModel)
+    assert choice.model.model == "gemini/gemini-2.5-pro"
+
+
 def test_litellm_prefixed_model_uses_the_openai_key_and_base_url_for_openai() -> None:
     choice = _choice(
         model="litellm/openai/local",

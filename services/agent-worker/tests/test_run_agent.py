@@ -25,10 +25,6 @@ from testkit.model_script import FAKE_SECRET
 from .conftest import worker_settings
 from .harness import Conversation, Harness, TurnResult
 
-# LiteLLM imports a module on its first call that makes pydantic warn (ReadOnly
-# TypedDict items); the suite turns warnings into errors, which would fail the run.
-pytestmark = pytest.mark.filterwarnings("ignore:.*ReadOnly:UserWarning")
-
 API_KEY = "sk-test-worker-key-0123456789"
 OWN_ID = re.compile(r"^(msg|wf)_[0-9a-f]{32}$")
 

@@ -119,7 +119,7 @@ async def test_get_returns_the_visible_messages_with_roles_and_tool_calls(
     summary = [(m.role, m.content, m.item.type) for m in detail.messages]
     assert summary == [
         ("user", "about groceries", "user_message"),
-        ("assistant", "", "workflow"),
+        ("tool", "", "workflow"),
         ("assistant", "Added milk.", "assistant_message"),
     ]
     assert [c.name for c in detail.messages[1].tool_calls] == ["add_task"]
