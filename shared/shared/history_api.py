@@ -7,7 +7,7 @@ thread, item, attachment, run or task is a 404, never a 403.
 from datetime import datetime
 from typing import Literal
 
-from chatkit.types import Attachment, ThreadItem, ThreadMetadata
+from chatkit.types import Attachment, FeedbackKind, ThreadItem, ThreadMetadata
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import RunStatus
@@ -36,6 +36,8 @@ class ThreadRecord(BaseModel):
 
     thread: ThreadMetadata
     updated_at: datetime
+    active_run_id: str | None = None
+    """The queued or running run of this thread (lease not expired), if any."""
 
 
 class ThreadPage(BaseModel):
@@ -61,6 +63,8 @@ class ItemRecord(BaseModel):
     """Seed column: ``user``, ``assistant``, ``tool``, ``system`` or the item type."""
     content: str = ""
     """Seed column: the item's plain text (empty for items without text)."""
+    feedback: FeedbackKind | None = None
+    """The requesting user's feedback on this item (``items.feedback``)."""
 
 
 class ItemPage(BaseModel):
@@ -91,6 +95,13 @@ class RunOpen(BaseModel):
     new_thread: ThreadMetadata | None = None
     """Set for ``threads.create``: the thread is inserted in the same transaction."""
     user_item: ThreadItem | None = None
+    save_items: list[ThreadItem] = Field(default_factory=list)
+    """Items upserted in the same commit (a completed client tool call, an
+    answered structured input)."""
+    delete_item_ids: list[str] = Field(default_factory=list)
+    """Items deleted in the same commit (dangling pending client tool calls)."""
+    truncate_after_item_id: str | None = None
+    """``threads.retry_after_item``: every item after this one is deleted."""
     lease_s: int = 1800
     """A run whose lease expired no longer blocks its thread."""
 
@@ -148,6 +159,13 @@ class TaskList(BaseModel):
     """The user's tasks, oldest first."""
 
     data: list[TaskRecord] = Field(default_factory=list)
+
+
+class FeedbackWrite(BaseModel):
+    """``items.feedback``: the user's verdict on some items of a thread."""
+
+    item_ids: list[str] = Field(min_length=1, max_length=100)
+    kind: FeedbackKind
 
 
 class ErrorBody(BaseModel):

@@ -14,6 +14,7 @@ POST     /threads/{thread_id}/items            ItemWrite        204 / 404 / 409 
 PUT      /threads/{thread_id}/items/{item_id}  ItemWrite        204 / 404
 GET      /threads/{thread_id}/items/{item_id}  -                ItemRecord / 404
 DELETE   /threads/{thread_id}/items/{item_id}  -                204 / 404
+PUT      /threads/{thread_id}/feedback         FeedbackWrite    204 / 404
 PUT      /attachments/{attachment_id}          AttachmentWrite  204
 GET      /attachments/{attachment_id}          -                AttachmentWrite / 404
 DELETE   /attachments/{attachment_id}          -                204 / 404
@@ -38,6 +39,7 @@ from shared.history_api import (
     TOKEN_HEADER,
     USER_HEADER,
     AttachmentWrite,
+    FeedbackWrite,
     ItemPage,
     ItemRecord,
     ItemWrite,
@@ -215,6 +217,14 @@ class HistoryClient:
     async def delete_item(self, user_id: str, thread_id: str, item_id: str) -> None:
         """Delete one item of a thread."""
         await self._call("DELETE", f"/threads/{thread_id}/items/{item_id}", user_id)
+
+    async def save_feedback(
+        self, user_id: str, thread_id: str, feedback: FeedbackWrite
+    ) -> None:
+        """Record the user's feedback on items of a thread (last verdict wins)."""
+        await self._call(
+            "PUT", f"/threads/{thread_id}/feedback", user_id, body=feedback
+        )
 
     # attachments
 

@@ -1,5 +1,6 @@
 """Settings every service reads: the contract names of ARCHITECTURE section 7."""
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -27,6 +28,20 @@ class CommonSettings(BaseSettings):
         default="",
         description="shared secret for history's internal API; empty = no check",
     )
+
+    attachments_backend: Literal["local", "s3"] = "local"
+    attachments_dir: Path = Path(".data/attachments")
+    """Folder of attachment bytes (backend ``local``); shared by gateway and worker."""
+    attachments_s3_bucket: str = ""
+    attachments_s3_endpoint_url: str = ""
+    """Empty for AWS; the URL of MinIO, R2 or another S3-compatible service."""
+    attachments_s3_prefix: str = "attachments/"
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> "CommonSettings":
+        if self.attachments_backend == "s3" and not self.attachments_s3_bucket:
+            raise ValueError("ATTACHMENTS_S3_BUCKET must be set when backend is s3")
+        return self
 
     @model_validator(mode="after")
     def _internal_token_outside_development(self) -> "CommonSettings":
