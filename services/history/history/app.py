@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from history.db import create_pool
 from history.deps import State, token_check
 from history.errors import install_error_handlers
-from history.routes import attachments, health, items, runs, tasks, threads
+from history.routes import attachments, feedback, health, items, runs, tasks, threads
 from history.settings import HistorySettings
 
 log = structlog.get_logger(__name__)
@@ -40,7 +40,7 @@ def _api_router(settings: HistorySettings) -> APIRouter:
         else []
     )
     api = APIRouter(prefix=API_PREFIX, dependencies=dependencies)
-    for module in (threads, items, attachments, runs, tasks):
+    for module in (threads, items, feedback, attachments, runs, tasks):
         api.include_router(module.router)
     return api
 

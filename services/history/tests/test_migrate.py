@@ -10,6 +10,7 @@ EXPECTED_TABLES = {
     "runs",
     "attachments",
     "tasks",
+    "feedback",
     "schema_migrations",
 }
 

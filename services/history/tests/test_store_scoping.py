@@ -7,11 +7,11 @@ from types import ModuleType
 
 import pytest
 
-from history.store import attachments, items, runs, tasks, threads
+from history.store import attachments, feedback, items, runs, tasks, threads
 
 PACKAGE = Path(__file__).resolve().parents[1] / "history"
 SQL = re.compile(r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM)\b")
-USER_MODULES = [threads, items, runs, attachments, tasks]
+USER_MODULES = [threads, items, feedback, runs, attachments, tasks]
 
 
 def _statements(module: ModuleType) -> dict[str, str]:

@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 import pytest
+from asyncpg.connection import LoggedQuery
 from chatkit.types import (
     InferenceOptions,
     LockedStatus,
@@ -11,7 +12,8 @@ from chatkit.types import (
     UserMessageTextContent,
 )
 
-from shared.history_api import ErrorBody, RunOpen, ThreadPage
+from history.store import threads
+from shared.history_api import ErrorBody, RunOpen, RunUpdate, ThreadPage
 from shared.history_client import HistoryClient, HistoryConflict, HistoryNotFound
 from shared.ids import new_id
 
@@ -210,6 +212,105 @@ async def test_deleting_a_thread_deletes_its_items_and_runs(
             f"SELECT count(*) FROM {table} WHERE conversation_id = $1", thread_id
         )
         assert count == 0, table
+
+
+async def test_thread_shows_its_queued_and_running_run_as_active(
+    client: HistoryClient, user_id: str
+) -> None:
+    [thread_id] = await save_threads(client, user_id, 1)
+    idle = await client.get_thread(user_id, thread_id)
+
+    run = await client.open_run(user_id, RunOpen(thread_id=thread_id))
+    queued = await client.get_thread(user_id, thread_id)
+    await client.update_run(user_id, run.id, RunUpdate(status="running"))
+    running = await client.get_thread(user_id, thread_id)
+
+    assert idle.active_run_id is None
+    assert queued.active_run_id == running.active_run_id == run.id
+
+
+@pytest.mark.parametrize("final", ["completed", "failed", "cancelled"])
+async def test_finished_run_is_no_longer_active(
+    client: HistoryClient, user_id: str, final: str
+) -> None:
+    [thread_id] = await save_threads(client, user_id, 1)
+    run = await client.open_run(user_id, RunOpen(thread_id=thread_id))
+
+    await client.update_run(
+        user_id, run.id, RunUpdate.model_validate({"status": final})
+    )
+
+    assert (await client.get_thread(user_id, thread_id)).active_run_id is None
+    assert (await client.list_threads(user_id)).data[0].active_run_id is None
+
+
+async def test_run_with_an_expired_lease_is_not_active(
+    client: HistoryClient, user_id: str, db: "asyncpg.Pool[asyncpg.Record]"
+) -> None:
+    [thread_id] = await save_threads(client, user_id, 1)
+    run = await client.open_run(user_id, RunOpen(thread_id=thread_id))
+
+    await db.execute(
+        "UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1",
+        run.id,
+    )
+
+    assert (await client.get_thread(user_id, thread_id)).active_run_id is None
+
+
+async def test_thread_pages_show_each_threads_own_active_run(
+    client: HistoryClient, user_id: str
+) -> None:
+    ids = await save_threads(client, user_id, 4)
+    busy = {
+        thread_id: (await client.open_run(user_id, RunOpen(thread_id=thread_id))).id
+        for thread_id in ids[1::2]
+    }
+
+    for sort in ("created_at", "updated_at"):
+        first = await client.list_threads(user_id, limit=2, order="asc", sort=sort)
+        rest = await client.list_threads(
+            user_id, limit=2, after=first.after, order="asc", sort=sort
+        )
+        shown = {
+            record.thread.id: record.active_run_id for record in first.data + rest.data
+        }
+        assert shown == {thread_id: busy.get(thread_id) for thread_id in ids}
+
+
+async def test_another_users_active_run_does_not_show_on_a_thread_list(
+    client: HistoryClient, user_id: str, other_user_id: str
+) -> None:
+    [thread_id] = await save_threads(client, user_id, 1)
+    await client.open_run(user_id, RunOpen(thread_id=thread_id))
+    [theirs] = await save_threads(client, other_user_id, 1)
+
+    page = await client.list_threads(other_user_id)
+
+    assert [(r.thread.id, r.active_run_id) for r in page.data] == [(theirs, None)]
+
+
+async def test_thread_page_with_active_runs_is_read_in_one_statement(
+    client: HistoryClient, user_id: str, db: "asyncpg.Pool[asyncpg.Record]"
+) -> None:
+    ids = await save_threads(client, user_id, 3)
+    run = await client.open_run(user_id, RunOpen(thread_id=ids[0]))
+    statements: list[str] = []
+
+    def record_statement(logged: LoggedQuery) -> None:
+        statements.append(logged.query)
+
+    async with db.acquire() as conn:
+        conn.add_query_logger(record_statement)
+        try:
+            page = await threads.list_threads(
+                conn, user_id, limit=3, after=None, order="asc", sort="created_at"
+            )
+        finally:
+            conn.remove_query_logger(record_statement)
+
+    assert [record.active_run_id for record in page.data] == [run.id, None, None]
+    assert len(statements) == 1
 
 
 @pytest.mark.parametrize(

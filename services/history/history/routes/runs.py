@@ -13,14 +13,24 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 MAX_LEASE_S = 86_400
 
 
-@router.post("", status_code=201)
-async def open_run(body: RunOpen, user_id: UserId, pool: PoolDep) -> RunRecord:
-    """Store new thread and user item and open a run in one commit; 409 if busy."""
-    if body.new_thread is not None and body.new_thread.id != body.thread_id:
-        raise ApiError(422, "id_mismatch", "new_thread.id differs from thread_id")
+def _check_ids(body: RunOpen) -> None:
     check_id(body.thread_id, "thread_id")
     if body.user_item is not None:
         check_id(body.user_item.id, "user_item.id")
+    for n, item in enumerate(body.save_items):
+        check_id(item.id, f"save_items.{n}.id")
+
+
+@router.post("", status_code=201)
+async def open_run(body: RunOpen, user_id: UserId, pool: PoolDep) -> RunRecord:
+    """Store the thread, user item and item edits and open a run in one commit.
+
+    404 if the thread or the truncation anchor is not the user's; 409 if the
+    thread is busy or a saved item id belongs to another thread.
+    """
+    if body.new_thread is not None and body.new_thread.id != body.thread_id:
+        raise ApiError(422, "id_mismatch", "new_thread.id differs from thread_id")
+    _check_ids(body)
     if not 1 <= body.lease_s <= MAX_LEASE_S:
         raise ApiError(422, "invalid_lease", f"lease_s must be 1..{MAX_LEASE_S}")
     async with pool.acquire() as conn:

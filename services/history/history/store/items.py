@@ -1,13 +1,15 @@
 """Messages (ChatKit thread items): insert, upsert, get, page, delete; per user.
 
 Items belong to a conversation, so every statement joins the user's conversation.
-Each write also bumps the conversation's ``updated_at``.
+Each write also bumps the conversation's ``updated_at``, except the bulk deletes:
+they only run inside a run open, whose run insert bumps it.
 """
 
 from typing import Any
 
 import asyncpg
 from asyncpg import Record
+from chatkit.types import ThreadItem
 
 from history.db import Executor
 from history.item_columns import content_of, role_of
@@ -35,18 +37,22 @@ SELECT EXISTS (SELECT 1 FROM conv) AS found, EXISTS (SELECT 1 FROM touched) AS w
 """
 INSERT = WRITE.format(on_conflict="NOTHING")
 # The original created_at and seq stay, so an overwritten item keeps its place.
-UPSERT = WRITE.format(
-    on_conflict="""UPDATE SET
+OVERWRITE_CLAUSE = """UPDATE SET
         role = EXCLUDED.role,
         content = EXCLUDED.content,
-        tool_calls = EXCLUDED.tool_calls,
-        item = EXCLUDED.item
+        item = EXCLUDED.item{tool_calls}
     WHERE messages.conversation_id = EXCLUDED.conversation_id"""
+UPSERT = WRITE.format(
+    on_conflict=OVERWRITE_CLAUSE.format(tool_calls=", tool_calls = EXCLUDED.tool_calls")
 )
+# For writers that carry no tool calls (a run's edits): an overwrite keeps them.
+UPSERT_KEEPING_CALLS = WRITE.format(on_conflict=OVERWRITE_CLAUSE.format(tool_calls=""))
 
+# The requesting user's feedback rides along (the thread's owner is that user).
 GET = """
-SELECT m.item, m.tool_calls, m.role, m.content
+SELECT m.item, m.tool_calls, m.role, m.content, f.kind AS feedback
 FROM messages m JOIN conversations c ON c.id = m.conversation_id
+LEFT JOIN feedback f ON f.user_id = c.user_id AND f.item_id = m.id
 WHERE m.id = $3 AND m.conversation_id = $1 AND c.user_id = $2
 """
 
@@ -62,10 +68,34 @@ WHERE id IN (SELECT conversation_id FROM deleted)
 RETURNING id
 """
 
+# $1 thread, $2 user, $3 item ids; ids that are not the thread's are skipped.
+DELETE_MANY = """
+DELETE FROM messages m USING conversations c
+WHERE m.conversation_id = $1 AND m.id = ANY($3::text[])
+  AND c.id = m.conversation_id AND c.user_id = $2
+RETURNING m.id
+"""
+
+# $1 thread, $2 user, $3 anchor item id: every item strictly after the anchor
+# in page order (created_at, seq) goes; the anchor and all before it stay.
+DELETE_AFTER = """
+WITH anchor AS (
+    SELECT m.created_at, m.seq
+    FROM messages m JOIN conversations c ON c.id = m.conversation_id
+    WHERE m.id = $3 AND m.conversation_id = $1 AND c.user_id = $2
+), deleted AS (
+    DELETE FROM messages m USING anchor
+    WHERE m.conversation_id = $1
+      AND (m.created_at, m.seq) > (anchor.created_at, anchor.seq)
+    RETURNING m.id
+)
+SELECT EXISTS (SELECT 1 FROM anchor) AS found, (SELECT count(*) FROM deleted) AS deleted
+"""
+
 # $1 thread, $2 user, $3 page size + 1, $4 cursor item id. No row at all means
 # the thread is not the user's; one row with a NULL item means an empty page.
 PAGE = """
-SELECT m.id, m.item, m.tool_calls, m.role, m.content
+SELECT m.id, m.item, m.tool_calls, m.role, m.content, f.kind AS feedback
 FROM conversations c
 LEFT JOIN LATERAL (
     SELECT id, item, tool_calls, role, content, created_at, seq FROM messages
@@ -73,6 +103,7 @@ LEFT JOIN LATERAL (
     ORDER BY created_at {order}, seq {order}
     LIMIT $3
 ) m ON true
+LEFT JOIN feedback f ON f.user_id = c.user_id AND f.item_id = m.id
 WHERE c.id = $1 AND c.user_id = $2
 ORDER BY m.created_at {order}, m.seq {order}
 """
@@ -133,6 +164,31 @@ async def upsert_item(
     await _write(db, UPSERT, user_id, thread_id, write)
 
 
+async def save_edited_item(
+    db: Executor, user_id: str, thread_id: str, item: ThreadItem
+) -> None:
+    """Upsert an item a run open carries; an overwrite keeps the stored tool calls."""
+    await _write(db, UPSERT_KEEPING_CALLS, user_id, thread_id, ItemWrite(item=item))
+
+
+async def delete_items(
+    db: Executor, user_id: str, thread_id: str, item_ids: list[str]
+) -> int:
+    """Delete those of ``item_ids`` that are items of the user's thread; count them."""
+    return len(await db.fetch(DELETE_MANY, thread_id, user_id, item_ids))
+
+
+async def delete_items_after(
+    db: Executor, user_id: str, thread_id: str, item_id: str
+) -> int:
+    """Delete every item after ``item_id``; ``NotFound`` if it is not the thread's."""
+    row = await db.fetchrow(DELETE_AFTER, thread_id, user_id, item_id)
+    if row is None or not row["found"]:
+        raise NotFound("item")
+    deleted: int = row["deleted"]
+    return deleted
+
+
 def _record(row: Record) -> ItemRecord:
     return ItemRecord.model_validate(
         {
@@ -140,6 +196,7 @@ def _record(row: Record) -> ItemRecord:
             "tool_calls": row["tool_calls"],
             "role": row["role"],
             "content": row["content"],
+            "feedback": row["feedback"],
         }
     )
 

@@ -85,15 +85,35 @@ async def _claim_thread(conn: Connection, user_id: str, thread_id: str) -> None:
     await conn.execute(EXPIRE, active["id"], user_id, LEASE_EXPIRED)
 
 
+async def _edit_items(conn: Connection, user_id: str, run: RunOpen) -> None:
+    """Apply the run's item edits: truncate, delete, upsert, then add the user item.
+
+    Truncating first keeps the new user item (created now, so after the anchor)
+    out of its reach.
+    """
+    if run.truncate_after_item_id is not None:
+        await items.delete_items_after(
+            conn, user_id, run.thread_id, run.truncate_after_item_id
+        )
+    if run.delete_item_ids:
+        await items.delete_items(conn, user_id, run.thread_id, run.delete_item_ids)
+    for item in run.save_items:
+        await items.save_edited_item(conn, user_id, run.thread_id, item)
+    if run.user_item is not None:
+        write = ItemWrite(item=run.user_item)
+        await items.insert_item(conn, user_id, run.thread_id, write)
+
+
 async def open_run(conn: Connection, user_id: str, run: RunOpen) -> RunRecord:
-    """Store the new thread and user item and open a run, all in one transaction."""
+    """Store the new thread, the item edits and a new run, all in one transaction.
+
+    Any failure (busy thread, unknown anchor, foreign item id) rolls it all back.
+    """
     async with conn.transaction():
         if run.new_thread is not None:
             await threads.insert_thread(conn, user_id, run.new_thread)
         await _claim_thread(conn, user_id, run.thread_id)
-        if run.user_item is not None:
-            write = ItemWrite(item=run.user_item)
-            await items.insert_item(conn, user_id, run.thread_id, write)
+        await _edit_items(conn, user_id, run)
         try:
             row = await conn.fetchrow(
                 INSERT, new_id("run"), run.thread_id, user_id, float(run.lease_s)

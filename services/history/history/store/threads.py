@@ -31,21 +31,33 @@ ON CONFLICT (id) DO NOTHING
 RETURNING id
 """
 
-GET = """
-SELECT thread, updated_at FROM conversations WHERE id = $1 AND user_id = $2
+# The thread's live run, if any: the partial unique index on active runs makes
+# it at most one row, found by index for each thread of a page.
+ACTIVE_RUN_CLAUSE = """LEFT JOIN LATERAL (
+    SELECT r.id AS active_run_id FROM runs r
+    WHERE r.conversation_id = c.id AND r.status IN ('queued', 'running')
+      AND r.lease_expires_at > now()
+    LIMIT 1
+) r ON true"""
+
+GET = f"""
+SELECT c.thread, c.updated_at, r.active_run_id FROM conversations c
+{ACTIVE_RUN_CLAUSE}
+WHERE c.id = $1 AND c.user_id = $2
 """
 
 DELETE = "DELETE FROM conversations WHERE id = $1 AND user_id = $2 RETURNING id"
 
 # $1 user, $2 page size + 1, $3 cursor thread id. The cursor row's sort key,
 # tie-broken by id, bounds the page; an unknown cursor yields an empty page.
-PAGE = """
-SELECT id, thread, updated_at FROM conversations
-WHERE user_id = $1 {cursor}
-ORDER BY {sort} {order}, id {order}
+PAGE = f"""
+SELECT c.id, c.thread, c.updated_at, r.active_run_id FROM conversations c
+{ACTIVE_RUN_CLAUSE}
+WHERE c.user_id = $1 {{cursor}}
+ORDER BY c.{{sort}} {{order}}, c.id {{order}}
 LIMIT $2
 """
-CURSOR_CLAUSE = """AND ({sort}, id) {op} (
+CURSOR_CLAUSE = """AND (c.{sort}, c.id) {op} (
     SELECT {sort}, id FROM conversations WHERE id = $3 AND user_id = $1
 )"""
 
@@ -81,6 +93,7 @@ def _record(row: Record) -> ThreadRecord:
     return ThreadRecord(
         thread=ThreadMetadata.model_validate(row["thread"]),
         updated_at=row["updated_at"],
+        active_run_id=row["active_run_id"],
     )
 
 
