@@ -12,8 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from testkit.chatkit_sse import ChatKitClient
-from testkit.services import Stack, running_stack, start_gateway, start_worker
+from testkit.chatkit_client import ChatKitClient
+from testkit.services import (
+    Stack,
+    running_stack,
+    shared_settings,
+    start_gateway,
+    start_worker,
+)
 from testkit.tokens import jwt_for
 
 MODEL_PATHS = {
@@ -32,6 +38,7 @@ def stack(
     queue_name: str,
     fake_model: str,
     service_log_dir: Path,
+    attachments_dir: Path,
 ) -> Iterator[Stack]:
     """history + gateway + one worker (Responses API) for the whole session."""
     with running_stack(
@@ -40,6 +47,7 @@ def stack(
         queue_name=queue_name,
         model_base_url=fake_model,
         log_dir=service_log_dir / "stack",
+        attachments_dir=attachments_dir,
     ) as running:
         yield running
 
@@ -52,16 +60,19 @@ def model_path_gateway(
     queue_name: str,
     fake_model: str,
     service_log_dir: Path,
+    attachments_dir: Path,
 ) -> Iterator[str]:
     """URL of a gateway whose worker reaches the fake model through one path."""
     path: str = request.param
     queue = f"{queue_name}-{path}"
     log_dir = service_log_dir / f"path-{path}"
+    common = shared_settings(attachments_dir)
     gateway = start_gateway(
         history_url=stack.history.url,
         redis_url=redis_url,
         queue_name=queue,
         log_dir=log_dir,
+        settings=common,
         name=f"gateway-{path}",
     )
     worker = None
@@ -74,6 +85,7 @@ def model_path_gateway(
             log_dir=log_dir,
             model_api=MODEL_PATHS[path]["MODEL_API"],
             model=MODEL_PATHS[path]["MODEL"],
+            settings=common,
             name=f"worker-{path}",
         )
         yield gateway.url

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import httpx
 from pydantic import BaseModel
 
-from testkit.chatkit_sse import ChatKitClient
+from testkit.chatkit_client import ChatKitClient
 from testkit.tokens import auth_headers
 
 ClientFactory = Callable[[str], ChatKitClient]

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from chatkit.types import ErrorEvent
 
-from testkit.chatkit_sse import ChatKitClient
+from testkit.chatkit_client import ChatKitClient
 from testkit.model_script import FAKE_SECRET
 
 ClientFactory = Callable[[str], ChatKitClient]

@@ -9,7 +9,8 @@ from chatkit.types import (
     WorkflowItem,
 )
 
-from testkit.chatkit_sse import ChatKitClient, ChatKitStream
+from testkit.chatkit_client import ChatKitClient
+from testkit.chatkit_sse import ChatKitStream
 from testkit.tokens import jwt_for
 
 from .model_requests import request_containing, tool_exchanges

@@ -2,8 +2,8 @@
 
 from collections.abc import Callable
 
+from testkit.chatkit_client import ChatKitClient
 from testkit.chatkit_sse import (
-    ChatKitClient,
     SimpleError,
     SimpleText,
     SimpleThread,

@@ -7,9 +7,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from testkit.chatkit_sse import ChatKitClient
+from testkit.chatkit_client import ChatKitClient
 from testkit.processes import ManagedProcess
-from testkit.services import Stack, log_events, start_gateway, start_worker
+from testkit.services import (
+    Stack,
+    log_events,
+    shared_settings,
+    start_gateway,
+    start_worker,
+)
 from testkit.tokens import jwt_for
 
 RUNS = 8
@@ -22,14 +28,17 @@ def two_worker_gateway(
     queue_name: str,
     fake_model: str,
     service_log_dir: Path,
+    attachments_dir: Path,
 ) -> Iterator[tuple[str, list[ManagedProcess]]]:
     queue = f"{queue_name}-two-workers"
     log_dir = service_log_dir / "two-workers"
+    common = shared_settings(attachments_dir)
     gateway = start_gateway(
         history_url=stack.history.url,
         redis_url=redis_url,
         queue_name=queue,
         log_dir=log_dir,
+        settings=common,
         name="gateway-two-workers",
     )
     workers: list[ManagedProcess] = []
@@ -43,7 +52,7 @@ def two_worker_gateway(
                     model_base_url=fake_model,
                     log_dir=log_dir,
                     # Two jobs at a time each: eight runs cannot all fit in one.
-                    settings={"WORKER_MAX_JOBS": "2"},
+                    settings={**common, "WORKER_MAX_JOBS": "2"},
                     name=name,
                 )
             )

@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from testkit.chatkit_sse import ChatKitClient
+from testkit.chatkit_client import ChatKitClient
 from testkit.tokens import auth_headers
 
 ClientFactory = Callable[[str], ChatKitClient]

@@ -13,27 +13,13 @@ from typing import Annotated, Any, Literal
 
 import httpx
 from chatkit.types import (
-    InferenceOptions,
-    ItemsListParams,
-    ItemsListReq,
+    Attachment,
     Page,
+    SyncCustomActionResponse,
     Thread,
-    ThreadAddUserMessageParams,
-    ThreadCreateParams,
-    ThreadDeleteParams,
-    ThreadGetByIdParams,
     ThreadItem,
-    ThreadListParams,
-    ThreadsAddUserMessageReq,
-    ThreadsCreateReq,
-    ThreadsDeleteReq,
-    ThreadsGetByIdReq,
-    ThreadsListReq,
     ThreadStreamEvent,
-    ThreadsUpdateReq,
-    ThreadUpdateParams,
-    UserMessageInput,
-    UserMessageTextContent,
+    TranscriptionResult,
 )
 from pydantic import BaseModel, Field, JsonValue, TypeAdapter
 
@@ -41,6 +27,11 @@ THREAD_STREAM_EVENT: TypeAdapter[ThreadStreamEvent] = TypeAdapter(ThreadStreamEv
 THREAD: TypeAdapter[Thread] = TypeAdapter(Thread)
 THREAD_PAGE: TypeAdapter[Page[Thread]] = TypeAdapter(Page[Thread])
 ITEM_PAGE: TypeAdapter[Page[ThreadItem]] = TypeAdapter(Page[ThreadItem])
+ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
+SYNC_ACTION_RESPONSE: TypeAdapter[SyncCustomActionResponse] = TypeAdapter(
+    SyncCustomActionResponse
+)
+TRANSCRIPTION: TypeAdapter[TranscriptionResult] = TypeAdapter(TranscriptionResult)
 
 DONE = "[DONE]"
 STREAM_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
@@ -242,112 +233,7 @@ async def iter_frames(response: httpx.Response) -> AsyncIterator[SseFrame]:
         yield frame
 
 
-def _user_input(text: str) -> UserMessageInput:
-    return UserMessageInput(
-        content=[UserMessageTextContent(text=text)],
-        attachments=[],
-        inference_options=InferenceOptions(),
-    )
-
-
-class ChatKitClient:
-    """Talks to one gateway's ``/chatkit`` as one user."""
-
-    def __init__(
-        self, http: httpx.AsyncClient, token: str | None, path: str = "/chatkit"
-    ) -> None:
-        self.http = http
-        self.path = path
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-
-    async def post(self, body: BaseModel | Mapping[str, Any] | bytes) -> httpx.Response:
-        """POST any body and read the whole answer (no validation)."""
-        return await self.http.post(
-            self.path,
-            content=encode_body(body),
-            headers={**self.headers, "Content-Type": "application/json"},
-            timeout=STREAM_TIMEOUT,
-        )
-
-    async def stream(self, body: BaseModel | Mapping[str, Any]) -> ChatKitStream:
-        """POST a streaming op; expect 200 SSE; validate every frame."""
-        response = await self.post(body)
-        _expect_sse(response)
-        sse = parse_sse(response.text)
-        return ChatKitStream(response, sse, validate_chatkit_frames(sse))
-
-    async def create_thread(self, text: str) -> ChatKitStream:
-        """``threads.create`` with one user text."""
-        return await self.stream(
-            ThreadsCreateReq(params=ThreadCreateParams(input=_user_input(text)))
-        )
-
-    async def add_user_message(self, thread_id: str, text: str) -> ChatKitStream:
-        """``threads.add_user_message``."""
-        params = ThreadAddUserMessageParams(
-            thread_id=thread_id, input=_user_input(text)
-        )
-        return await self.stream(ThreadsAddUserMessageReq(params=params))
-
-    async def get_thread(self, thread_id: str) -> Thread:
-        """``threads.get_by_id``."""
-        req = ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=thread_id))
-        return THREAD.validate_json(await self._json(req))
-
-    async def list_threads(
-        self,
-        limit: int | None = None,
-        after: str | None = None,
-        order: Literal["asc", "desc"] = "desc",
-    ) -> Page[Thread]:
-        """``threads.list``."""
-        params = ThreadListParams(limit=limit, after=after, order=order)
-        return THREAD_PAGE.validate_json(
-            await self._json(ThreadsListReq(params=params))
-        )
-
-    async def list_items(
-        self,
-        thread_id: str,
-        limit: int | None = None,
-        after: str | None = None,
-        order: Literal["asc", "desc"] = "asc",
-    ) -> Page[ThreadItem]:
-        """``items.list``."""
-        params = ItemsListParams(
-            thread_id=thread_id, limit=limit, after=after, order=order
-        )
-        return ITEM_PAGE.validate_json(await self._json(ItemsListReq(params=params)))
-
-    async def update_thread(self, thread_id: str, title: str) -> Thread:
-        """``threads.update`` (rename)."""
-        params = ThreadUpdateParams(thread_id=thread_id, title=title)
-        return THREAD.validate_json(await self._json(ThreadsUpdateReq(params=params)))
-
-    async def delete_thread(self, thread_id: str) -> None:
-        """``threads.delete``; the answer is ``{}``."""
-        req = ThreadsDeleteReq(params=ThreadDeleteParams(thread_id=thread_id))
-        assert await self._json(req) == b"{}"
-
-    async def simple(self, message: str, thread_id: str | None = None) -> SimpleStream:
-        """The simple format: ``{"message", "thread_id"?}``."""
-        body: dict[str, str] = {"message": message}
-        if thread_id is not None:
-            body["thread_id"] = thread_id
-        response = await self.post(body)
-        _expect_sse(response)
-        sse = parse_sse(response.text)
-        events, done = validate_simple_frames(sse)
-        return SimpleStream(response, sse, events, done)
-
-    async def _json(self, req: BaseModel) -> bytes:
-        response = await self.post(req)
-        assert response.status_code == 200, (response.status_code, response.text)
-        assert response.headers["content-type"].startswith("application/json")
-        return response.content
-
-
-def _expect_sse(response: httpx.Response) -> None:
+def expect_sse(response: httpx.Response) -> None:
     assert response.status_code == 200, (response.status_code, response.text)
     content_type = response.headers.get("content-type", "")
     assert content_type.startswith("text/event-stream"), content_type

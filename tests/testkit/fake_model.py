@@ -3,7 +3,10 @@
 Serves ``POST /v1/chat/completions`` and ``POST /v1/responses``, streaming (SSE)
 or not, so the real openai client, the Agents SDK and LiteLLM run against it.
 What it answers is decided by ``testkit.model_script`` from the request alone.
-Every request is recorded: ``GET /requests`` lists ``{"path", "body"}`` objects,
+``POST /v1/audio/transcriptions`` (multipart, like OpenAI's speech-to-text)
+answers ``{"text": "transcript of <n> bytes"}``, n = size of the uploaded file.
+Every request is recorded: ``GET /requests`` lists ``{"path", "body"}`` objects
+(a transcription's body is ``{"model", "filename", "content_type", "size"}``),
 ``DELETE /requests`` forgets them.
 
 Run standalone with ``python -m testkit.fake_model --port 9100``; tests use the
@@ -22,9 +25,10 @@ from typing import Any
 
 import httpx
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
+from starlette.datastructures import UploadFile
 
 from testkit import chat_stream, responses_stream
 from testkit.model_script import (
@@ -58,6 +62,11 @@ class FakeModelConfig:
         )
 
 
+def transcript_of(size: int) -> str:
+    """What the fake model transcribes from an audio file of ``size`` bytes."""
+    return f"transcript of {size} bytes"
+
+
 class RecordedRequest(BaseModel):
     """One request the fake model received."""
 
@@ -71,12 +80,19 @@ def _prompt_tokens(body: JSONObject) -> int:
 
 
 def _sse(
-    frames: Iterable[BaseModel], config: FakeModelConfig, *, named: bool, done: bool
+    frames: Iterable[BaseModel],
+    config: FakeModelConfig,
+    *,
+    named: bool,
+    done: bool,
+    pace_s: float = 0.0,
 ) -> StreamingResponse:
+    delay_s = max(config.delta_delay_s, pace_s)
+
     async def body() -> AsyncIterator[bytes]:
         for frame in frames:
-            if config.delta_delay_s:
-                await asyncio.sleep(config.delta_delay_s)
+            if delay_s:
+                await asyncio.sleep(delay_s)
             data = frame.model_dump_json(exclude_none=True, by_alias=True)
             event = getattr(frame, "type", None) if named else None
             head = f"event: {event}\n" if event else ""
@@ -94,6 +110,10 @@ def _answerable(reply: Reply) -> TextReply | ToolCallReply | JSONResponse:
     if isinstance(reply, FailReply):
         return JSONResponse(reply.body, status_code=reply.status)
     return reply
+
+
+def _pace(reply: TextReply | ToolCallReply) -> float:
+    return reply.pace_s if isinstance(reply, TextReply) else 0.0
 
 
 def create_app(config: FakeModelConfig | None = None) -> FastAPI:
@@ -125,7 +145,7 @@ def create_app(config: FakeModelConfig | None = None) -> FastAPI:
             prompt_tokens=tokens,
             include_usage=bool(options.get("include_usage")),
         )
-        return _sse(chunks, config, named=False, done=True)
+        return _sse(chunks, config, named=False, done=True, pace_s=_pace(reply))
 
     @app.post("/v1/responses")
     async def responses(request: Request) -> Response:
@@ -142,8 +162,32 @@ def create_app(config: FakeModelConfig | None = None) -> FastAPI:
         events = responses_stream.response_events(
             reply, model=model, deltas=config.deltas, input_tokens=tokens
         )
-        return _sse(events, config, named=True, done=False)
+        return _sse(events, config, named=True, done=False, pace_s=_pace(reply))
 
+    _add_transcriptions(app, recorded)
+    _add_request_log(app, recorded)
+    return app
+
+
+def _add_transcriptions(app: FastAPI, recorded: list[RecordedRequest]) -> None:
+    @app.post("/v1/audio/transcriptions")
+    async def transcriptions(request: Request) -> JSONObject:
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(400, "multipart field 'file' is required")
+        size = len(await upload.read())
+        body: JSONObject = {
+            "model": str(form.get("model", "")),
+            "filename": upload.filename,
+            "content_type": upload.content_type,
+            "size": size,
+        }
+        recorded.append(RecordedRequest(path=request.url.path, body=body))
+        return {"text": transcript_of(size)}
+
+
+def _add_request_log(app: FastAPI, recorded: list[RecordedRequest]) -> None:
     @app.get("/requests")
     async def list_requests() -> list[RecordedRequest]:
         return list(recorded)
@@ -151,8 +195,6 @@ def create_app(config: FakeModelConfig | None = None) -> FastAPI:
     @app.delete("/requests", status_code=204)
     async def clear_requests() -> None:
         recorded.clear()
-
-    return app
 
 
 class FakeModelServer:

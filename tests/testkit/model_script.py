@@ -2,10 +2,15 @@
 
 Rules, applied to the LAST input item:
 - a tool result -> text ``Tool said: <output>``;
-- otherwise the last user text:
-  - contains ``[fail]`` -> HTTP 500 whose body holds a fake secret;
+- otherwise the last user message:
+  - its text contains ``[fail]`` -> HTTP 500 whose body holds a fake secret;
+  - its text contains ``[slow]`` -> the usual answer, its events paced
+    ``SLOW_PACE_S`` apart (a run that lasts long enough to be watched);
+  - it carries image or file parts -> text ``I see <N> attachment(s).``;
   - ``add task <title>`` / ``list tasks`` / ``complete task <id>`` /
-    ``delete task <id>`` -> a call of that tool, when the request offers it;
+    ``delete task <id>`` / ``what is my timezone`` (``get_user_timezone``) /
+    ``set priority for <title>`` (``ask_priority``) / ``show my tasks``
+    (``show_tasks``) -> a call of that tool, when the request offers it;
   - anything else -> text ``Echo: <text> (user turns: K)``, K = user messages seen.
 
 Nothing depends on earlier requests, so parallel tests never interfere.
@@ -19,6 +24,8 @@ from typing import Any, Literal
 
 FAIL_MARKER = "[fail]"
 FAKE_SECRET = "sk-test-SECRET-should-not-leak"
+SLOW_MARKER = "[slow]"
+SLOW_PACE_S = 0.1
 
 JSONObject = dict[str, Any]
 
@@ -28,6 +35,8 @@ class TextReply:
     """Answer with this text, streamed in deltas."""
 
     text: str
+    pace_s: float = 0.0
+    """Pause before each streamed event (on top of the server's own pacing)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,8 @@ class Turn:
     user_text: str
     user_turns: int
     tools: Mapping[str, JSONObject] = field(default_factory=dict)
+    attachments: int = 0
+    """Image and file parts of the last user message."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,13 @@ _COMMANDS = (
     _Command(
         re.compile(r"\bdelete task\s+(?P<arg>\S+)", re.I), "delete_task", "task_id"
     ),
+    _Command(re.compile(r"\bwhat is my timezone\b", re.I), "get_user_timezone", None),
+    _Command(
+        re.compile(r"\bset priority for\s+(?P<arg>.+)", re.I | re.S),
+        "ask_priority",
+        "task_title",
+    ),
+    _Command(re.compile(r"\bshow my tasks\b", re.I), "show_tasks", None),
 )
 
 
@@ -86,11 +104,16 @@ def decide(turn: Turn) -> Reply:
         return TextReply(f"Tool said: {turn.tool_output}")
     if FAIL_MARKER in turn.user_text:
         return FailReply(500, _failure_body())
+    if turn.attachments:
+        return TextReply(f"I see {turn.attachments} attachment(s).")
     for command in _COMMANDS:
         match = command.pattern.search(turn.user_text)
         if match and command.tool in turn.tools:
             return ToolCallReply(command.tool, _arguments(command, match, turn))
-    return TextReply(f"Echo: {turn.user_text} (user turns: {turn.user_turns})")
+    echo = f"Echo: {turn.user_text} (user turns: {turn.user_turns})"
+    if SLOW_MARKER in turn.user_text:
+        return TextReply(echo, pace_s=SLOW_PACE_S)
+    return TextReply(echo)
 
 
 def _failure_body() -> JSONObject:
@@ -157,6 +180,21 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+# Content part types that carry an image or a file, in both APIs.
+ATTACHMENT_PARTS = frozenset({"input_image", "input_file", "image_url", "file"})
+
+
+def _attachments_in(content: Any) -> int:
+    """How many image or file parts a message content holds."""
+    if not isinstance(content, list):
+        return 0
+    return sum(
+        1
+        for part in content
+        if isinstance(part, dict) and part.get("type") in ATTACHMENT_PARTS
+    )
+
+
 def chat_turn(body: JSONObject) -> Turn:
     """Read a Chat Completions request body."""
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
@@ -173,6 +211,7 @@ def chat_turn(body: JSONObject) -> Turn:
         user_text=_text_of(users[-1].get("content")) if users else "",
         user_turns=len(users),
         tools=tools,
+        attachments=_attachments_in(users[-1].get("content")) if users else 0,
     )
 
 
@@ -201,4 +240,5 @@ def responses_turn(body: JSONObject) -> Turn:
         user_text=_text_of(users[-1].get("content")) if users else "",
         user_turns=len(users),
         tools=tools,
+        attachments=_attachments_in(users[-1].get("content")) if users else 0,
     )

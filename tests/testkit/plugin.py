@@ -9,6 +9,8 @@ a session that asks for no ``pg_dsn`` starts no PostgreSQL.
 - ``queue_name``: a per-session queue; every key with its prefix deleted after.
 - ``history_url``: a ``history`` process on ``pg_dsn``.
 - ``fake_model``: base URL (``.../v1``) of the scripted OpenAI-compatible model.
+- ``attachments_dir``: the session's ``ATTACHMENTS_DIR``, shared by the services
+  of a stack (gateway uploads, worker reads).
 """
 
 import os
@@ -42,6 +44,12 @@ for _name, _value in OFFLINE_ENV.items():
 def service_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Folder where every process started by the session writes its log."""
     return tmp_path_factory.mktemp("service-logs")
+
+
+@pytest.fixture(scope="session")
+def attachments_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's attachment folder: every service of a stack gets it."""
+    return tmp_path_factory.mktemp("attachments")
 
 
 @pytest.fixture(scope="session")

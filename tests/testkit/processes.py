@@ -58,6 +58,7 @@ class ManagedProcess:
     ) -> None:
         self.name = name
         self.log_path = log_path
+        self.env: Mapping[str, str] = dict(env)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             # Own session: a Ctrl-C meant for pytest reaches us first, and stop()

@@ -3,7 +3,9 @@
 Each service runs as ``<python> -m <package>`` from this virtualenv, with an
 environment built from scratch for the test (settings inherited from the shell
 are dropped, so a developer's ``MODEL`` or API key never reaches a test run) and
-its working directory in the log folder (so no ``.env`` file is read).
+its working directory in the log folder (so no ``.env`` file is read). Every
+service of one stack gets the same ``ATTACHMENTS_DIR``, so bytes the gateway
+stores from an upload are the bytes a worker reads for the model.
 """
 
 import contextlib
@@ -159,6 +161,37 @@ def start_worker(
     return process
 
 
+def start_reference_app(
+    *,
+    history_url: str,
+    model_base_url: str,
+    log_dir: Path,
+    name: str = "reference",
+) -> Service:
+    """Start the reference ChatKitServer app (``testkit.reference_app``); wait ready.
+
+    It keeps threads in memory, takes the same test bearer tokens as the gateway
+    and runs the worker's default agent on the scripted model; ``history_url``
+    only keeps the agent's task list.
+    """
+    port = free_port()
+    process = _start(
+        name,
+        "testkit.reference_app",
+        {
+            "REFERENCE_HOST": "127.0.0.1",
+            "REFERENCE_PORT": str(port),
+            "REFERENCE_HISTORY_URL": history_url,
+            "REFERENCE_MODEL_BASE_URL": model_base_url,
+            "REFERENCE_JWT_SECRET": TEST_JWT_SECRET,
+        },
+        log_dir,
+    )
+    url = f"http://127.0.0.1:{port}"
+    process.wait_http_ok(f"{url}/healthz", timeout=READY_TIMEOUT_S)
+    return Service(process, url)
+
+
 def log_events(process: ManagedProcess) -> list[dict[str, object]]:
     """The JSON log lines the process wrote so far (other lines skipped)."""
     events: list[dict[str, object]] = []
@@ -177,6 +210,11 @@ def logged_event(process: ManagedProcess, event: str) -> bool:
     return any(record.get("event") == event for record in log_events(process))
 
 
+def shared_settings(attachments_dir: Path) -> dict[str, str]:
+    """Settings every service of one stack must agree on."""
+    return {"ATTACHMENTS_DIR": str(attachments_dir)}
+
+
 @dataclass
 class Stack:
     """history + gateway + workers, stopped in reverse order of start."""
@@ -184,6 +222,8 @@ class Stack:
     history: Service
     gateway: Service
     workers: list[ManagedProcess] = field(default_factory=list)
+    attachments_dir: Path | None = None
+    """The ``ATTACHMENTS_DIR`` all its services share."""
 
     def stop(self) -> None:
         """Stop workers, then gateway, then history."""
@@ -203,17 +243,26 @@ def running_stack(
     workers: int = 1,
     model_api: str = "responses",
     worker_settings: Mapping[str, str] | None = None,
+    attachments_dir: Path | None = None,
 ) -> Iterator[Stack]:
-    """The three services on the given infrastructure; everything stopped after."""
+    """The three services on the given infrastructure; everything stopped after.
+
+    ``attachments_dir`` (default ``<log_dir>/attachments``) is every service's
+    ``ATTACHMENTS_DIR``.
+    """
+    attachments_dir = attachments_dir or log_dir / "attachments"
+    attachments_dir.mkdir(parents=True, exist_ok=True)
+    common = shared_settings(attachments_dir)
     started: list[ManagedProcess] = []
     try:
-        history = start_history(database_url, log_dir)
+        history = start_history(database_url, log_dir, settings=common)
         started.append(history.process)
         gateway = start_gateway(
             history_url=history.url,
             redis_url=redis_url,
             queue_name=queue_name,
             log_dir=log_dir,
+            settings=common,
         )
         started.append(gateway.process)
         worker_processes: list[ManagedProcess] = []
@@ -225,12 +274,12 @@ def running_stack(
                 model_base_url=model_base_url,
                 log_dir=log_dir,
                 model_api=model_api,
-                settings=worker_settings,
+                settings={**common, **(worker_settings or {})},
                 name=f"worker-{index}",
             )
             started.append(worker)
             worker_processes.append(worker)
-        yield Stack(history, gateway, worker_processes)
+        yield Stack(history, gateway, worker_processes, attachments_dir)
     finally:
         for process in reversed(started):
             process.stop()

@@ -1,6 +1,7 @@
 """The scripted model speaks both OpenAI APIs well enough for the real clients."""
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 import openai
@@ -31,7 +32,7 @@ from testkit.fake_model import (
     clear_recorded_requests,
     recorded_requests,
 )
-from testkit.model_script import FAKE_SECRET
+from testkit.model_script import FAKE_SECRET, SLOW_PACE_S
 
 ADD_TASK_PARAMETERS: dict[str, object] = {
     "type": "object",
@@ -242,3 +243,114 @@ async def test_litellm_model_runs_a_tool_and_a_second_turn(fake_model: str) -> N
     )
     assert first == "Tool said: added buy milk"
     assert second == "Echo: thanks (user turns: 2)"
+
+
+@function_tool
+def get_user_timezone() -> str:
+    """The user's timezone (answered by the browser in the real app)."""
+    return "Europe/Paris"
+
+
+@function_tool
+def ask_priority(task_title: str) -> str:
+    """Ask the user for the priority of a task."""
+    return f"priority of {task_title}: high"
+
+
+@function_tool
+def show_tasks() -> str:
+    """Show the user's tasks as a widget."""
+    return "shown 2 tasks"
+
+
+PNG_DATA_URL = "data:image/png;base64,iVBORw0KGgo="
+PDF_DATA_URL = "data:application/pdf;base64,JVBERi0xLjQK"
+
+
+def _models(client: AsyncOpenAI, fake_model: str) -> dict[str, Model]:
+    from agents.extensions.models.litellm_model import LitellmModel
+
+    return {
+        "responses": OpenAIResponsesModel(model="fake", openai_client=client),
+        "chat_completions": OpenAIChatCompletionsModel(
+            model="fake", openai_client=client
+        ),
+        "litellm": LitellmModel("openai/fake", base_url=fake_model, api_key="test"),
+    }
+
+
+MODEL_PATHS = ["responses", "chat_completions", "litellm"]
+
+
+@pytest.mark.parametrize("path", MODEL_PATHS)
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("What is my timezone?", "Tool said: Europe/Paris"),
+        ("set priority for Buy milk", "Tool said: priority of Buy milk: high"),
+        ("show my tasks", "Tool said: shown 2 tasks"),
+    ],
+)
+async def test_agents_sdk_calls_the_new_tools_on_every_model_path(
+    client: AsyncOpenAI, fake_model: str, path: str, prompt: str, expected: str
+) -> None:
+    agent = Agent(
+        name="tasks",
+        instructions="Help.",
+        model=_models(client, fake_model)[path],
+        tools=[get_user_timezone, ask_priority, show_tasks],
+    )
+    result = Runner.run_streamed(agent, prompt)
+    async for _ in result.stream_events():
+        pass
+    assert result.final_output == expected
+
+
+@pytest.mark.parametrize("path", MODEL_PATHS)
+async def test_agents_sdk_image_and_file_parts_reach_the_model_on_every_path(
+    client: AsyncOpenAI, fake_model: str, path: str
+) -> None:
+    agent = Agent(
+        name="tasks", instructions="Help.", model=_models(client, fake_model)[path]
+    )
+    message: TResponseInputItem = {
+        "role": "user",
+        "content": [
+            {"type": "input_text", "text": "what are these?"},
+            {"type": "input_image", "image_url": PNG_DATA_URL, "detail": "auto"},
+            {"type": "input_file", "file_data": PDF_DATA_URL, "filename": "a.pdf"},
+        ],
+    }
+    result = Runner.run_streamed(agent, [message])
+    async for _ in result.stream_events():
+        pass
+    assert result.final_output == "I see 2 attachment(s)."
+
+
+async def test_transcription_answers_the_size_of_the_uploaded_audio() -> None:
+    server = FakeModelServer().start()
+    try:
+        async with AsyncOpenAI(base_url=server.base_url, api_key="test") as c:
+            transcript = await c.audio.transcriptions.create(
+                model="gpt-4o-mini-transcribe",
+                file=("speech.webm", b"\x1a\x45\xdf\xa3" * 25, "audio/webm"),
+            )
+        assert transcript.text == "transcript of 100 bytes"
+        [recorded] = recorded_requests(server.base_url)
+        assert recorded.path == "/v1/audio/transcriptions"
+        assert recorded.body == {
+            "model": "gpt-4o-mini-transcribe",
+            "filename": "speech.webm",
+            "content_type": "audio/webm",
+            "size": 100,
+        }
+    finally:
+        server.stop()
+
+
+async def test_slow_marker_spreads_the_stream_over_time(client: AsyncOpenAI) -> None:
+    started = time.monotonic()
+    stream = await client.responses.create(model="fake", input="hi [slow]", stream=True)
+    events = [event async for event in stream]
+    assert events[-1].type == "response.completed"
+    assert time.monotonic() - started >= SLOW_PACE_S * len(events) * 0.9

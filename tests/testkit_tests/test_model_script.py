@@ -102,3 +102,78 @@ def test_tool_output_as_content_parts_is_read_as_text() -> None:
         }
     )
     assert decide(turn) == TextReply("Tool said: added x")
+
+
+def _tool(name: str, properties: dict[str, object] | None = None) -> dict[str, object]:
+    return {
+        "type": "function",
+        "name": name,
+        "parameters": {"type": "object", "properties": properties or {}},
+    }
+
+
+def test_timezone_question_calls_the_client_tool_without_arguments() -> None:
+    turn = responses_turn(
+        {"input": "What is my timezone?", "tools": [_tool("get_user_timezone")]}
+    )
+    assert decide(turn) == ToolCallReply("get_user_timezone", "{}")
+
+
+def test_set_priority_calls_ask_priority_with_the_task_title() -> None:
+    tool = _tool("ask_priority", {"task_title": {"type": "string"}})
+    turn = responses_turn({"input": "set priority for Buy milk", "tools": [tool]})
+    assert decide(turn) == ToolCallReply(
+        "ask_priority", json.dumps({"task_title": "Buy milk"})
+    )
+
+
+def test_show_my_tasks_calls_show_tasks_only_when_offered() -> None:
+    offered = responses_turn({"input": "show my tasks", "tools": [_tool("show_tasks")]})
+    assert decide(offered) == ToolCallReply("show_tasks", "{}")
+    assert decide(responses_turn({"input": "show my tasks"})) == TextReply(
+        "Echo: show my tasks (user turns: 1)"
+    )
+
+
+def test_image_and_file_parts_of_the_last_user_message_are_counted() -> None:
+    content = [
+        {"type": "input_text", "text": "add task look at these"},
+        {"type": "input_image", "image_url": "data:image/png;base64,AAAA"},
+        {"type": "input_file", "file_data": "data:;base64,AA", "filename": "a.pdf"},
+    ]
+    turn = responses_turn(
+        {"input": [{"role": "user", "content": content}], "tools": [_tool("add_task")]}
+    )
+    assert decide(turn) == TextReply("I see 2 attachment(s).")
+
+
+def test_attachments_of_an_earlier_user_message_are_not_counted() -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}
+    turn = chat_turn(
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "a"}, image]},
+                {"role": "assistant", "content": "I see 1 attachment(s)."},
+                {"role": "user", "content": "b"},
+            ]
+        }
+    )
+    assert decide(turn) == TextReply("Echo: b (user turns: 2)")
+
+
+def test_a_tool_result_wins_over_attachments_of_the_last_user_message() -> None:
+    file_part = {"type": "file", "file": {"file_data": "AA", "filename": "a.txt"}}
+    turn = chat_turn(
+        {
+            "messages": [
+                {"role": "user", "content": [file_part]},
+                {"role": "tool", "tool_call_id": "c", "content": "Europe/Paris"},
+            ]
+        }
+    )
+    assert decide(turn) == TextReply("Tool said: Europe/Paris")
+
+
+def test_slow_marker_answers_the_usual_echo_at_a_slow_pace() -> None:
+    reply = decide(responses_turn({"input": "take your time [slow]"}))
+    assert reply == TextReply("Echo: take your time [slow] (user turns: 1)", 0.1)

@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from testkit.chatkit_sse import ChatKitClient
+from testkit.chatkit_client import ChatKitClient
 from testkit.fake_model import recorded_requests
 from testkit.services import Stack, logged_event, running_stack
 from testkit.tokens import jwt_for
@@ -18,6 +18,7 @@ def stack(
     redis_url: str,
     queue_name: str,
     fake_model: str,
+    attachments_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     with running_stack(
@@ -26,6 +27,7 @@ def stack(
         queue_name=queue_name,
         model_base_url=fake_model,
         log_dir=tmp_path_factory.mktemp("stack-logs"),
+        attachments_dir=attachments_dir,
     ) as running:
         yield running
 
@@ -60,3 +62,12 @@ def test_stack_workers_logged_ready_and_log_to_files(stack: Stack) -> None:
     assert logged_event(worker, "worker ready")
     assert Path(worker.log_path).is_file()
     assert stack.gateway.process.alive()
+
+
+def test_every_service_of_a_stack_shares_one_attachments_dir(
+    stack: Stack, attachments_dir: Path
+) -> None:
+    processes = [stack.history.process, stack.gateway.process, *stack.workers]
+    assert stack.attachments_dir == attachments_dir
+    assert {p.env["ATTACHMENTS_DIR"] for p in processes} == {str(attachments_dir)}
+    assert attachments_dir.is_dir()

@@ -5,6 +5,9 @@ no MODEL uses GEMINI_MODEL through LiteLLM; an OpenAI key or base URL uses one
 shared AsyncOpenAI client with the Responses or Chat Completions API (MODEL_API);
 a Gemini key alone with MODEL set uses that Gemini model; nothing at all gives
 the offline demo model.
+
+`ModelChoice.client` is set when the provider speaks the OpenAI API (directly,
+or LiteLLM's `openai/` route); speech-to-text goes through it.
 """
 
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ class ModelChoice:
     label: str
     offline: bool = False
     client: AsyncOpenAI | None = None
+    """The provider's OpenAI-compatible client, if it has one."""
 
     async def aclose(self) -> None:
         """Close the shared HTTP client, if any."""
@@ -67,7 +71,10 @@ def _litellm(settings: AgentWorkerSettings, name: str) -> ModelChoice:
     if base_url and not key:
         key = _NO_KEY
     model = LitellmModel(name, base_url=base_url, api_key=key or None)
-    return ModelChoice(model=model, label=f"litellm:{name}")
+    client = None
+    if name.startswith("openai/") and key:
+        client = AsyncOpenAI(api_key=key, base_url=base_url)
+    return ModelChoice(model=model, label=f"litellm:{name}", client=client)
 
 
 def _openai(settings: AgentWorkerSettings) -> ModelChoice:

@@ -3,6 +3,8 @@
 import traceback
 from collections.abc import Iterable
 
+from .settings import AgentWorkerSettings
+
 MAX_ERROR_CHARS = 2000
 MASK = "[redacted]"
 
@@ -24,3 +26,12 @@ def redacted_error(error: BaseException, secrets: Iterable[str]) -> dict[str, st
         "error": redact(str(error), secrets)[:MAX_ERROR_CHARS],
         "traceback": redact(trace, secrets)[-MAX_ERROR_CHARS:],
     }
+
+
+def worker_secrets(settings: AgentWorkerSettings) -> list[str]:
+    """The configured secrets no log line may show."""
+    return [
+        settings.openai_api_key.get_secret_value(),
+        settings.gemini_api_key.get_secret_value(),
+        settings.internal_token,
+    ]

@@ -4,24 +4,30 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from shared.attachment_blobs import AttachmentBlobs, open_blobs
 from shared.history_client import HistoryClient
 
-from .agent import TaskAgent, build_agent
+from .agent import build_app
+from .agent_app import AgentApp
 from .providers import ModelChoice, choose_model
 from .settings import AgentWorkerSettings
 
 PUBLISHER_CLIENT_NAME = "agent-worker.publisher"
+RESOURCES_KEY = "agent_worker.resources"
+"""Key of the WorkerResources in arq's ctx dict."""
 
 
 @dataclass
 class WorkerResources:
-    """Shared clients, the model and the agent of one worker process."""
+    """Shared clients, the model and the agent app of one worker process."""
 
     settings: AgentWorkerSettings
     history: HistoryClient
     redis: "Redis"
     model: ModelChoice
-    agent: TaskAgent
+    app: AgentApp
+    blobs: AttachmentBlobs
+    """Attachment bytes, read into the model input."""
 
     async def aclose(self) -> None:
         """Close every client."""
@@ -31,7 +37,7 @@ class WorkerResources:
 
 
 def open_resources(settings: AgentWorkerSettings) -> WorkerResources:
-    """Build the shared clients, the model and the agent from settings."""
+    """Build the shared clients, the model and the agent app from settings."""
     model = choose_model(settings)
     return WorkerResources(
         settings=settings,
@@ -40,5 +46,6 @@ def open_resources(settings: AgentWorkerSettings) -> WorkerResources:
         ),
         redis=Redis.from_url(settings.redis_url, client_name=PUBLISHER_CLIENT_NAME),
         model=model,
-        agent=build_agent(settings.agent, model.model),
+        app=build_app(settings.agent, model.model),
+        blobs=open_blobs(settings),
     )

@@ -1,46 +1,58 @@
 """The arq job: one agent turn, from a RunJob to a finished run record.
 
-Load the thread, run the agent on its stored items, translate the stream to our
-events, persist every done item through history BEFORE publishing it, and end
-with RunEnded. Any failure becomes a generic ChatKit error event (never the
-provider's text), a failed run record and RunEnded(status="failed").
+Load the thread, then by the job's op: run the agent on its stored items
+(`RespondOp`), or run the app's action handler (`CustomActionOp`). Either way,
+translate the stream to our events, persist every done/replaced/removed item
+through history BEFORE publishing it, and end with RunEnded.
+
+A `CustomStreamError` / `StreamError` raised by the app is the app's answer,
+as in `ChatKitServer`: its ChatKit error event, then a completed run. Any other
+failure becomes a generic error event (never the provider's text), a failed
+run record and RunEnded(status="failed").
 """
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 import structlog
 from agents import Runner
 from chatkit.agents import AgentContext, stream_agent_response
+from chatkit.errors import BaseStreamError, CustomStreamError, ErrorCode, StreamError
 from chatkit.types import (
     DurationSummary,
     ErrorEvent,
-    ThreadItem,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
     ThreadItemReplacedEvent,
     ThreadStreamEvent,
+    WidgetItem,
     WorkflowItem,
 )
 
-from shared.history_api import ItemRecord, RunRecord, RunUpdate, ThreadRecord
+from shared.history_api import (
+    ItemRecord,
+    RunRecord,
+    RunUpdate,
+    ThreadRecord,
+    ToolCallRecord,
+)
 from shared.history_client import HistoryConflict, HistoryNotFound
-from shared.jobs import RunJob
+from shared.jobs import CustomActionOp, RespondOp, RunJob
 
+from .agent_app import NO_ACTION_HANDLER
 from .agent_input import build_agent_input
+from .attachment_input import AttachmentParts
 from .publisher import RunPublisher
-from .redaction import redacted_error
-from .resources import WorkerResources
+from .redaction import redacted_error, worker_secrets
+from .resources import RESOURCES_KEY, WorkerResources
 from .tool_activity import ToolActivityHooks
 from .translate import Outgoing, Translator, as_utc
 from .turn_context import TurnAgentContext, TurnContext
 from .turn_store import TurnStore
-
-RESOURCES_KEY = "agent_worker.resources"
-"""Key of the WorkerResources in arq's ctx dict."""
 
 ITEMS_PAGE = 100
 HIDDEN_TYPES = frozenset({"hidden_context_item", "sdk_hidden_context"})
@@ -80,7 +92,7 @@ async def run_turn(resources: WorkerResources, job: RunJob) -> JobOutcome:
         log.warning("run skipped", status=loaded.run.status)
         return "skipped"
     pickup_ms = (datetime.now(UTC) - job.enqueued_at).total_seconds() * 1000
-    log.info("run started", pickup_ms=round(pickup_ms, 2))
+    log.info("run started", op=job.op.type, pickup_ms=round(pickup_ms, 2))
     return await turn.run(loaded)
 
 
@@ -112,21 +124,23 @@ class Turn:
         self._translator = Translator(self._hooks)
         self._store = TurnStore.for_turn(resources.history)
         self._marking: asyncio.Task[RunRecord] | None = None
+        self._stored_calls: dict[str, list[ToolCallRecord]] = {}
+        """Tool calls already stored on items of earlier turns, by item id."""
 
     async def load(self) -> Loaded:
-        """The run, the thread and all its items, read concurrently."""
+        """The run, the thread and (to answer it) all its items, read concurrently."""
         job = self._job
         run, thread, records = await asyncio.gather(
             self._history.get_run(job.user_id, job.run_id),
             self._history.get_thread(job.user_id, job.thread_id),
-            self._load_items(),
+            self._load_items() if isinstance(job.op, RespondOp) else _no_items(),
         )
         return Loaded(run=run, thread=thread, records=records)
 
     async def run(self, loaded: Loaded) -> JobOutcome:
-        """Stream the agent's answer; never raises except on cancellation."""
+        """Stream the op's events; never raises except on cancellation."""
         try:
-            await self._stream(loaded)
+            await self._stream_or_app_error(loaded)
         except asyncio.CancelledError as error:
             await self.fail(error)
             raise
@@ -141,6 +155,14 @@ class Turn:
         finally:
             await self._publisher.aclose()
 
+    async def _stream_or_app_error(self, loaded: Loaded) -> None:
+        try:
+            await self._stream(loaded)
+        except BaseStreamError as error:
+            # The app's own answer, sent as ChatKitServer sends it.
+            log.info("run answered with an error", error_type=type(error).__name__)
+            await self._publisher.publish(error_event(error))
+
     async def _stream(self, loaded: Loaded) -> None:
         running = RunUpdate(
             status="running", worker=self._resources.settings.worker_name
@@ -149,28 +171,74 @@ class Turn:
         self._marking = asyncio.create_task(
             self._history.update_run(self._job.user_id, self._job.run_id, running)
         )
-        items = [record.item for record in loaded.records]
-        self._store.preload(self._job.thread_id, items)
+        async for event in self._events(loaded):
+            # Items chatkit wrote to the store directly come before this event.
+            await self._emit_held()
+            for outgoing in self._translator.translate(event):
+                await self._emit(outgoing)
+        await self._emit_held()
+        await self._marking
+
+    def _events(self, loaded: Loaded) -> AsyncIterator[ThreadStreamEvent]:
+        op = self._job.op
+        match op:
+            case RespondOp():
+                return self._respond(loaded)
+            case CustomActionOp():
+                return self._act(loaded, op)
+            case _:
+                assert_never(op)
+
+    async def _respond(self, loaded: Loaded) -> AsyncIterator[ThreadStreamEvent]:
+        """The agent's answer to the thread as stored."""
+        self._stored_calls = {
+            record.item.id: record.tool_calls
+            for record in loaded.records
+            if record.tool_calls
+        }
+        self._store.preload(self._job.thread_id, [r.item for r in loaded.records])
+        attachments = AttachmentParts(self._resources.blobs, self._job.user_id)
         context = self._agent_context(loaded.thread)
         result = Runner.run_streamed(
-            self._resources.agent,
-            build_agent_input(loaded.records),
+            self._resources.app.agent,
+            await build_agent_input(loaded.records, attachments),
             context=context,
             hooks=self._hooks,
         )
         async for event in stream_agent_response(context, result):
-            for outgoing in self._translator.translate(event):
-                await self._emit(outgoing)
-        for item in self._store.held_items:
-            await self._emit_held(item)
-        await self._marking
+            yield event
+
+    async def _act(
+        self, loaded: Loaded, op: CustomActionOp
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """The app's action handler's answer to a widget action."""
+        handler = self._resources.app.action
+        if handler is None:
+            raise CustomStreamError(NO_ACTION_HANDLER, allow_retry=False)
+        sender = await self._sender(op.item_id)
+        events = handler(loaded.thread.thread, op.action, sender, self._request())
+        async for event in events:
+            yield event
+
+    async def _sender(self, item_id: str | None) -> WidgetItem | None:
+        if item_id is None:
+            return None
+        record = await self._history.get_item(
+            self._job.user_id, self._job.thread_id, item_id
+        )
+        if not isinstance(record.item, WidgetItem):
+            # The gateway checked; as ChatKitServer does if it was not a widget.
+            raise StreamError(ErrorCode.STREAM_ERROR, allow_retry=False)
+        return record.item
+
+    def _request(self) -> TurnContext:
+        return TurnContext(
+            user_id=self._job.user_id, history=self._history, run_id=self._job.run_id
+        )
 
     def _agent_context(self, thread: ThreadRecord) -> TurnAgentContext:
-        request = TurnContext(
-            user_id=self._job.user_id, run_id=self._job.run_id, history=self._history
-        )
         return AgentContext(
-            thread=thread.thread, store=self._store, request_context=request
+            thread=thread.thread, store=self._store, request_context=self._request()
         )
 
     async def _load_items(self) -> list[ItemRecord]:
@@ -185,15 +253,20 @@ class Turn:
                 return records
             after = page.after
 
-    async def _emit_held(self, item: ThreadItem) -> None:
-        """A workflow left open at the end of the turn: close it like chatkit does."""
-        if isinstance(item, WorkflowItem) and item.workflow.summary is None:
-            started = as_utc(item.created_at)
-            seconds = int((datetime.now(UTC) - started).total_seconds())
-            item.workflow.summary = DurationSummary(duration=seconds)
-            item.workflow.expanded = False
-        for outgoing in self._translator.translate(ThreadItemDoneEvent(item=item)):
-            await self._emit(outgoing)
+    async def _emit_held(self) -> None:
+        """Items chatkit added to the store directly: announce them as done.
+
+        A workflow left open at the end of the turn is closed like chatkit does.
+        """
+        while self._store.held_items:
+            item = self._store.held_items.pop(0)
+            if isinstance(item, WorkflowItem) and item.workflow.summary is None:
+                started = as_utc(item.created_at)
+                seconds = int((datetime.now(UTC) - started).total_seconds())
+                item.workflow.summary = DurationSummary(duration=seconds)
+                item.workflow.expanded = False
+            for outgoing in self._translator.translate(ThreadItemDoneEvent(item=item)):
+                await self._emit(outgoing)
 
     async def _emit(self, outgoing: Outgoing) -> None:
         event = outgoing.event
@@ -205,13 +278,13 @@ class Turn:
         user_id, thread_id = self._job.user_id, self._job.thread_id
         match event:
             case ThreadItemDoneEvent(item=item):
-                calls = self._hooks.records_for(item.id)
+                calls = self._calls_for(item.id)
                 try:
                     await self._history.add_item(user_id, thread_id, item, calls)
                 except HistoryConflict:
                     await self._history.save_item(user_id, thread_id, item, calls)
             case ThreadItemReplacedEvent(item=item):
-                calls = self._hooks.records_for(item.id)
+                calls = self._calls_for(item.id)
                 await self._history.save_item(user_id, thread_id, item, calls)
             case ThreadItemRemovedEvent(item_id=item_id):
                 try:
@@ -221,9 +294,13 @@ class Turn:
             case _:
                 pass
 
+    def _calls_for(self, item_id: str) -> list[ToolCallRecord]:
+        """Stored calls of a workflow continued from an earlier turn, then new ones."""
+        return self._stored_calls.get(item_id, []) + self._hooks.records_for(item_id)
+
     async def fail(self, error: BaseException, *, record_run: bool = True) -> None:
         """Log, publish a generic error, mark the run failed, publish RunEnded."""
-        secrets = _secrets(self._resources)
+        secrets = worker_secrets(self._resources.settings)
         log.error("run failed", **redacted_error(error, secrets))
         try:
             await self._publisher.publish(
@@ -250,15 +327,21 @@ class Turn:
             )
 
 
+async def _no_items() -> list[ItemRecord]:
+    return []
+
+
+def error_event(error: BaseStreamError) -> ErrorEvent:
+    """The ChatKit error event for an app's stream error, as ChatKitServer sends."""
+    if isinstance(error, CustomStreamError):
+        return ErrorEvent(
+            code="custom", message=error.message, allow_retry=error.allow_retry
+        )
+    if isinstance(error, StreamError):
+        return ErrorEvent(code=error.code, allow_retry=error.allow_retry)
+    return ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=error.allow_retry)
+
+
 def _is_hidden(event: ThreadStreamEvent) -> bool:
     item = getattr(event, "item", None)
     return item is not None and item.type in HIDDEN_TYPES
-
-
-def _secrets(resources: WorkerResources) -> list[str]:
-    settings = resources.settings
-    return [
-        settings.openai_api_key.get_secret_value(),
-        settings.gemini_api_key.get_secret_value(),
-        settings.internal_token,
-    ]

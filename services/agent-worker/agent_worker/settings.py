@@ -33,7 +33,8 @@ class AgentWorkerSettings(CommonSettings):
     gemini_api_key: SecretStr = SecretStr("")
     gemini_model: str = "gemini-2.5-flash"
     agent: str = Field(
-        default="", description="`module:attr` of an Agent or a factory returning one"
+        default="",
+        description="`module:attr` of an Agent, an AgentApp, or a factory of either",
     )
     worker_max_jobs: int = Field(default=50, ge=1)
     worker_job_timeout_s: int = Field(default=1800, ge=1)
@@ -45,3 +46,7 @@ class AgentWorkerSettings(CommonSettings):
         default=1000, ge=10, description="approximate length cap of a run's log"
     )
     run_log_ttl_s: int = Field(default=3600, ge=1)
+    worker_transcribe_model: str = Field(
+        default="gpt-4o-mini-transcribe",
+        description="speech-to-text model of input.transcribe (OpenAI-compatible)",
+    )

@@ -6,6 +6,16 @@ becomes a CustomTask (loading -> complete) in the turn's workflow item; the even
 go through the AgentContext queue so they interleave with the model's events, and
 each carries a ToolActivity for the simple SSE face. The calls with their outputs
 are collected as ToolCallRecords per workflow item, to be stored on that item.
+
+Two kinds of calls need care:
+- A tool the agent stops at (`StopAtTools`) ends the turn with an item of its
+  own (a pending client tool call, a question to the user) that tells the next
+  turn about it: it is neither shown nor recorded (no call seen twice).
+- A tool that shows an item itself (a widget) makes chatkit close the open
+  workflow (`thread.item.done`) while the call runs. If the call ends before
+  that done event is made, the event carries the finished task and its record;
+  if after, the finished workflow follows as `thread.item.replaced`, so the
+  stored copy gets the record either way.
 """
 
 import json
@@ -18,6 +28,7 @@ from agents.tool_context import ToolContext
 from chatkit.types import (
     CustomTask,
     ThreadItemAddedEvent,
+    ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
     ThreadStreamEvent,
     Workflow,
@@ -71,7 +82,7 @@ class ToolActivityHooks(RunHooks[TurnAgentContext]):
         tool: Tool,
     ) -> None:
         """Add a loading task for the call to the turn's workflow item."""
-        if not isinstance(context, ToolContext):
+        if not isinstance(context, ToolContext) or ends_turn(agent, tool.name):
             return
         agent_context = context.context
         task = CustomTask(
@@ -118,10 +129,14 @@ class ToolActivityHooks(RunHooks[TurnAgentContext]):
             arguments=context.tool_arguments,
             output=output,
         )
-        event = ThreadItemUpdatedEvent(
+        event: ThreadStreamEvent = ThreadItemUpdatedEvent(
             item_id=workflow.id,
             update=WorkflowTaskUpdated(task=task, task_index=index),
         )
+        if context.context.workflow_item is not workflow:
+            # An item the tool showed (a widget) has closed the workflow
+            # meanwhile: replace it, so the stored copy gets the finished call.
+            event = ThreadItemReplacedEvent(item=workflow.model_copy(deep=True))
         activity = ToolActivity(
             phase="result",
             call_id=context.tool_call_id,
@@ -144,6 +159,12 @@ class ToolActivityHooks(RunHooks[TurnAgentContext]):
             published = ThreadItemAddedEvent(item=event.item.model_copy(deep=True))
         self._shown[id(event)] = (event, ShownEvent(published, activity))
         await agent_context.stream(event)
+
+
+def ends_turn(agent: Agent[TurnAgentContext], tool_name: str) -> bool:
+    """Whether the agent stops at this tool (`StopAtTools`)."""
+    behavior = agent.tool_use_behavior
+    return isinstance(behavior, dict) and tool_name in behavior["stop_at_tool_names"]
 
 
 def _add_task(

@@ -1,7 +1,9 @@
 """The default agent's tools: the user's task list, stored by history.
 
 Results are short JSON text the model can quote; an unknown task id or a refused
-change comes back as a clear tool result instead of an exception.
+change comes back as a clear tool result instead of an exception. `show_tasks`
+also shows the list as a card (task_widget.py) whose buttons the app's action
+handlers answer (actions.py).
 """
 
 import json
@@ -11,6 +13,8 @@ from agents import FunctionTool, RunContextWrapper, function_tool
 from shared.history_api import TaskCreate, TaskRecord, TaskUpdate
 from shared.history_client import HistoryError, HistoryNotFound
 
+from .interactive_tools import ask_priority, get_user_timezone
+from .task_widget import task_list_card, task_list_text
 from .turn_context import TurnAgentContext
 
 Ctx = RunContextWrapper[TurnAgentContext]
@@ -122,11 +126,28 @@ async def delete_task(ctx: Ctx, task_id: str) -> str:
     return _dump({"deleted": task_id})
 
 
+@function_tool
+async def show_tasks(ctx: Ctx) -> str:
+    """Show the user's task list as a card with buttons to complete tasks."""
+    turn = ctx.context.request_context
+    tasks = (await turn.history.list_tasks(turn.user_id)).data
+    await ctx.context.stream_widget(
+        task_list_card(tasks), copy_text=task_list_text(tasks)
+    )
+    return _dump({"shown": len(tasks), "open": sum(not t.done for t in tasks)})
+
+
 TASK_TOOLS: list[FunctionTool] = [
     add_task,
     list_tasks,
     complete_task,
     update_task,
     delete_task,
+    show_tasks,
+    ask_priority,
+    get_user_timezone,
 ]
-"""The task-list tools, in the order the model sees them."""
+"""The default agent's tools, in the order the model sees them.
+
+`ask_priority` and `get_user_timezone` need an agent that stops at them
+(interactive_tools.TURN_ENDING_TOOLS)."""

@@ -4,6 +4,9 @@
 OpenAI's `msg_...`, or `__fake_id__` for every message of every Chat Completions
 or LiteLLM model (several in one turn). Each assistant message gets a fresh
 `new_id("msg")` at `thread.item.added`, used for its updates and its done event.
+A pending client tool call item carries the provider's function call item id
+(`fc_...` or `__fake_id__` again): it gets a fresh `new_id("tc")`; its `call_id`
+stays the model's, which the next turn's input pairs with the output.
 chatkit stamps items with naive local time; we publish and store aware UTC.
 """
 
@@ -77,6 +80,8 @@ class Translator:
         update: dict[str, object] = {"created_at": as_utc(item.created_at)}
         if item.type == "assistant_message":
             update["id"] = self._own_id(item.id, phase)
+        elif item.type == "client_tool_call" and phase != "keep":
+            update["id"] = new_id("tc")
         # A copy: chatkit keeps mutating some items (workflows) after the event.
         return item.model_copy(update=update, deep=True)
 

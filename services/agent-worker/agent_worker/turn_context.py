@@ -10,12 +10,13 @@ from shared.history_client import HistoryClient
 
 @dataclass(frozen=True)
 class TurnContext:
-    """Request context of one run; chatkit stores expect an object with `user_id`."""
+    """Request context of one run or action; chatkit stores expect `user_id`."""
 
     user_id: str
-    run_id: str
     history: HistoryClient
     """Shared client to history; tools use it for the user's tasks."""
+    run_id: str | None = None
+    """The run being served; None for a sync action, which has no run."""
 
 
 TurnAgentContext: TypeAlias = AgentContext[TurnContext]

@@ -6,7 +6,8 @@
 - When a turn ends with a workflow still open (a turn that ends right after a
   tool call), chatkit writes it with `add_thread_item` directly instead of
   emitting `thread.item.done`. Such items are held so that `run_agent` announces
-  and persists them like every other done item (with their tool calls).
+  and persists them like every other done item (with their tool calls), before
+  the next event: a workflow stays ahead of the client tool call ending the turn.
 """
 
 from collections.abc import Sequence
@@ -57,5 +58,5 @@ class TurnStore(HistoryStore):
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: Any
     ) -> None:
-        """Hold the item; `run_agent` emits its `thread.item.done` after the stream."""
+        """Hold the item; `run_agent` emits its `thread.item.done` next."""
         self.held_items.append(item)

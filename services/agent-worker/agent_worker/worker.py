@@ -22,15 +22,20 @@ from arq.worker import Worker, func
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared.jobs import RUN_AGENT_JOB
+from shared.jobs import RUN_AGENT_JOB, SYNC_ACTION_JOB, TRANSCRIBE_JOB
 from shared.redis_keys import queue_wakeup_channel
 
-from .resources import WorkerResources, open_resources
-from .run_agent import RESOURCES_KEY, run_agent
+from .resources import RESOURCES_KEY, WorkerResources, open_resources
+from .run_agent import run_agent
 from .settings import AgentWorkerSettings
+from .sync_action import sync_custom_action
+from .transcribe import TRANSCRIBE_TIMEOUT_S, transcribe
 
 WAKEUP_CLIENT_NAME = "agent-worker.wakeup"
 RESUBSCRIBE_DELAY_S = 1.0
+REPLY_KEEP_S = 60
+"""How long a short job's reply waits in Redis for the gateway to read it."""
+SYNC_ACTION_TIMEOUT_S = 60
 
 log = structlog.get_logger("agent_worker.worker")
 
@@ -176,7 +181,22 @@ def log_ready(ctx: dict[str, Any]) -> None:
 def build_worker(settings: AgentWorkerSettings, **overrides: Any) -> WakeableWorker:
     """The worker for these settings; `overrides` go to arq (burst, handle_signals)."""
     options: dict[str, Any] = {
-        "functions": [func(run_agent, name=RUN_AGENT_JOB)],
+        "functions": [
+            func(run_agent, name=RUN_AGENT_JOB),
+            # Request/reply jobs: the gateway reads their result, so keep it.
+            func(
+                sync_custom_action,
+                name=SYNC_ACTION_JOB,
+                keep_result=REPLY_KEEP_S,
+                timeout=SYNC_ACTION_TIMEOUT_S,
+            ),
+            func(
+                transcribe,
+                name=TRANSCRIBE_JOB,
+                keep_result=REPLY_KEEP_S,
+                timeout=TRANSCRIBE_TIMEOUT_S + 10,
+            ),
+        ],
         "queue_name": settings.queue_name,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "wakeup_redis_url": settings.redis_url,
@@ -188,7 +208,7 @@ def build_worker(settings: AgentWorkerSettings, **overrides: Any) -> WakeableWor
         # An agent turn is never blindly retried, not even after a shutdown.
         "max_tries": 1,
         "retry_jobs": False,
-        # Nobody reads arq's job results: the run record in history is the result.
+        # Nobody reads a run's arq result: the run record in history is the result.
         "keep_result": 0,
         "job_serializer": dump_json,
         "job_deserializer": load_json,

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +10,9 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from agent_worker.settings import AgentWorkerSettings
+from shared.history_client import HistoryClient
+
+from .harness import MODEL_SETUPS, Harness
 
 
 @dataclass
@@ -80,3 +84,61 @@ def worker_settings(
         queue_name=queue,
         **values,
     )
+
+
+API_KEY = "sk-test-worker-key-0123456789"
+
+
+@pytest.fixture(params=list(MODEL_SETUPS))
+async def model_harness(
+    request: pytest.FixtureRequest,
+    redis_url: str,
+    history_url: str,
+    worker_queue: str,
+    fake_model: str,
+    attachments_dir: Path,
+) -> AsyncIterator[Harness]:
+    """A harness whose worker talks to the fake model, once per model path."""
+    settings = worker_settings(
+        redis_url,
+        history_url,
+        worker_queue,
+        openai_api_key=API_KEY,
+        openai_base_url=fake_model,
+        attachments_dir=attachments_dir,
+        **MODEL_SETUPS[request.param],
+    )
+    harness = Harness(settings)
+    yield harness
+    await harness.aclose()
+
+
+@pytest.fixture
+async def fake_harness(
+    redis_url: str,
+    history_url: str,
+    worker_queue: str,
+    fake_model: str,
+    attachments_dir: Path,
+) -> AsyncIterator[Harness]:
+    """A harness whose worker talks to the fake model over the Responses API."""
+    settings = worker_settings(
+        redis_url,
+        history_url,
+        worker_queue,
+        openai_api_key=API_KEY,
+        openai_base_url=fake_model,
+        attachments_dir=attachments_dir,
+        **MODEL_SETUPS["responses"],
+    )
+    harness = Harness(settings)
+    yield harness
+    await harness.aclose()
+
+
+@pytest.fixture
+async def history(history_url: str) -> AsyncIterator[HistoryClient]:
+    """A client of the session's history service."""
+    client = HistoryClient(history_url)
+    yield client
+    await client.aclose()

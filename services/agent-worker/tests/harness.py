@@ -7,17 +7,22 @@ every published message, validated with the chatkit types.
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from arq.connections import RedisSettings, create_pool
 from chatkit.types import (
+    Attachment,
     InferenceOptions,
+    ThreadItem,
+    ThreadItemDoneEvent,
     ThreadMetadata,
     UserMessageItem,
     UserMessageTextContent,
 )
+from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
@@ -27,10 +32,18 @@ from shared.events import RUN_MESSAGE_ADAPTER, RunEnded, RunEvent
 from shared.history_api import RunOpen, RunRecord
 from shared.history_client import HistoryClient
 from shared.ids import new_id
-from shared.jobs import RUN_AGENT_JOB, RunJob
+from shared.jobs import RUN_AGENT_JOB, RespondOp, RunJob, RunOp
 from shared.redis_keys import queue_wakeup_channel, run_events_channel
 
 COLLECT_TIMEOUT_S = 10.0
+RESULT_TIMEOUT_S = 10.0
+
+MODEL_SETUPS: dict[str, dict[str, str]] = {
+    "responses": {"model": "fake-model", "model_api": "responses"},
+    "chat_completions": {"model": "fake-model", "model_api": "chat_completions"},
+    "litellm": {"model": "litellm/openai/fake-model"},
+}
+"""Worker settings of the three model paths to the fake model."""
 
 
 @dataclass
@@ -46,6 +59,15 @@ class TurnResult:
         """The RunEvents, without the final RunEnded."""
         return [m for m in self.messages if isinstance(m, RunEvent)]
 
+    @property
+    def done(self) -> list[ThreadItem]:
+        """The items of the `thread.item.done` events, in order."""
+        return [
+            e.event.item
+            for e in self.events
+            if isinstance(e.event, ThreadItemDoneEvent)
+        ]
+
 
 @dataclass
 class Conversation:
@@ -56,10 +78,16 @@ class Conversation:
     thread_id: str = field(default_factory=lambda: new_id("thr"))
     turns: int = 0
 
-    async def say(self, text: str) -> TurnResult:
+    async def say(
+        self, text: str, attachments: Sequence[Attachment] = ()
+    ) -> TurnResult:
         """Store `text` as the user's message and run one agent turn on it."""
         self.turns += 1
-        return await self.harness.turn(self, text)
+        return await self.harness.turn(self, text, attachments)
+
+    async def run(self, op: RunOp, save_items: Sequence[ThreadItem] = ()) -> TurnResult:
+        """A run without a new user message (`save_items` stored as it opens)."""
+        return await self.harness.run_op(self, op, save_items)
 
 
 class Harness:
@@ -79,7 +107,12 @@ class Harness:
         """A new thread of a new user."""
         return Conversation(self)
 
-    async def open_run(self, conversation: Conversation, text: str) -> RunRecord:
+    async def open_run(
+        self,
+        conversation: Conversation,
+        text: str,
+        attachments: Sequence[Attachment] = (),
+    ) -> RunRecord:
         """Durable first: the thread (first turn), the user item and the run."""
         now = datetime.now(UTC)
         new_thread = None
@@ -92,6 +125,7 @@ class Harness:
             thread_id=conversation.thread_id,
             created_at=now,
             content=[UserMessageTextContent(text=text)],
+            attachments=list(attachments),
             inference_options=InferenceOptions(),
         )
         run_open = RunOpen(
@@ -99,7 +133,9 @@ class Harness:
         )
         return await self.history.open_run(conversation.user_id, run_open)
 
-    async def enqueue(self, conversation: Conversation, run_id: str) -> None:
+    async def enqueue(
+        self, conversation: Conversation, run_id: str, op: RunOp | None = None
+    ) -> None:
         """Enqueue the RunJob as the gateway does, then wake the workers."""
         job = RunJob(
             run_id=run_id,
@@ -107,13 +143,9 @@ class Harness:
             user_id=conversation.user_id,
             request_id=new_id("req"),
             enqueued_at=datetime.now(UTC),
+            op=op or RespondOp(),
         )
-        pool: Any = await create_pool(
-            RedisSettings.from_dsn(self.settings.redis_url),
-            job_serializer=dump_json,
-            job_deserializer=load_json,
-            default_queue_name=self.settings.queue_name,
-        )
+        pool = await self._pool()
         try:
             await pool.enqueue_job(
                 RUN_AGENT_JOB, job.model_dump(mode="json"), _job_id=run_id
@@ -121,6 +153,24 @@ class Harness:
         finally:
             await pool.aclose()
         await self.redis.publish(queue_wakeup_channel(self.settings.queue_name), run_id)
+
+    async def call(self, function: str, payload: BaseModel) -> Any:
+        """Run a request/reply job as the gateway does; its result (JSON)."""
+        pool = await self._pool()
+        try:
+            job = await pool.enqueue_job(function, payload.model_dump(mode="json"))
+            await self.run_burst_worker()
+            return await job.result(timeout=RESULT_TIMEOUT_S, poll_delay=0.02)
+        finally:
+            await pool.aclose()
+
+    async def _pool(self) -> Any:
+        return await create_pool(
+            RedisSettings.from_dsn(self.settings.redis_url),
+            job_serializer=dump_json,
+            job_deserializer=load_json,
+            default_queue_name=self.settings.queue_name,
+        )
 
     async def run_burst_worker(self) -> None:
         """Run every queued job to its end with an in-process burst worker."""
@@ -132,12 +182,35 @@ class Harness:
         finally:
             await worker.close()
 
-    async def turn(self, conversation: Conversation, text: str) -> TurnResult:
+    async def turn(
+        self,
+        conversation: Conversation,
+        text: str,
+        attachments: Sequence[Attachment] = (),
+    ) -> TurnResult:
         """One full turn: open, subscribe, enqueue, work, collect."""
-        run = await self.open_run(conversation, text)
+        run = await self.open_run(conversation, text, attachments)
+        return await self._work(conversation, run, None)
+
+    async def run_op(
+        self,
+        conversation: Conversation,
+        op: RunOp,
+        save_items: Sequence[ThreadItem] = (),
+    ) -> TurnResult:
+        """A run on the stored thread (no user message), like the gateway's ops."""
+        run_open = RunOpen(
+            thread_id=conversation.thread_id, save_items=list(save_items)
+        )
+        run = await self.history.open_run(conversation.user_id, run_open)
+        return await self._work(conversation, run, op)
+
+    async def _work(
+        self, conversation: Conversation, run: RunRecord, op: RunOp | None
+    ) -> TurnResult:
         async with self.redis.pubsub() as pubsub:
             await pubsub.subscribe(run_events_channel(run.id))
-            await self.enqueue(conversation, run.id)
+            await self.enqueue(conversation, run.id, op)
             await self.run_burst_worker()
             raw = await collect(pubsub)
         messages = [RUN_MESSAGE_ADAPTER.validate_json(data) for data in raw]
@@ -164,3 +237,19 @@ async def collect(pubsub: PubSub, timeout_s: float = COLLECT_TIMEOUT_S) -> list[
         if isinstance(RUN_MESSAGE_ADAPTER.validate_json(data), RunEnded):
             return raw
     raise AssertionError(f"no RunEnded within {timeout_s}s after {len(raw)} messages")
+
+
+def call_ids_in(body: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """Call ids of the function calls and of the outputs in a model request."""
+    calls: set[str] = set()
+    outputs: set[str] = set()
+    for item in body.get("input") or []:
+        if item.get("type") == "function_call":
+            calls.add(item["call_id"])
+        if item.get("type") == "function_call_output":
+            outputs.add(item["call_id"])
+    for message in body.get("messages") or []:
+        calls |= {call["id"] for call in message.get("tool_calls") or []}
+        if message.get("role") == "tool":
+            outputs.add(message["tool_call_id"])
+    return calls, outputs

@@ -1,21 +1,31 @@
 """agent_input.py: stored items -> model input that both model APIs accept."""
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from agents.models.chatcmpl_converter import Converter
+from chatkit.agents import simple_to_agent_input
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
+    ClientToolCallItem,
     CustomTask,
     HiddenContextItem,
     InferenceOptions,
+    StructuredInputAnswer,
+    StructuredInputItem,
+    StructuredInputMultipleChoice,
+    StructuredInputMultipleChoiceOption,
+    ThoughtTask,
     UserMessageItem,
     UserMessageTextContent,
+    WidgetItem,
     Workflow,
     WorkflowItem,
 )
 
 from agent_worker.agent_input import build_agent_input
+from agent_worker.task_widget import task_list_card
 from shared.history_api import ItemRecord, ToolCallRecord
 
 THREAD = "thr_input"
@@ -57,7 +67,7 @@ ADD = ToolCallRecord(
 LIST = ToolCallRecord(call_id="call_2", name="list_tasks", arguments="{}", output="[]")
 
 
-def test_second_turn_input_holds_first_turn_tool_call_and_result() -> None:
+async def test_second_turn_input_holds_first_turn_tool_call_and_result() -> None:
     records = [
         _user("add task milk"),
         _tool_workflow(ADD),
@@ -65,7 +75,7 @@ def test_second_turn_input_holds_first_turn_tool_call_and_result() -> None:
         _user("thanks"),
     ]
 
-    assert build_agent_input(records) == [
+    assert await build_agent_input(records) == [
         {"role": "user", "content": "add task milk"},
         {
             "type": "function_call",
@@ -79,8 +89,8 @@ def test_second_turn_input_holds_first_turn_tool_call_and_result() -> None:
     ]
 
 
-def test_several_calls_of_a_workflow_become_calls_then_outputs_in_order() -> None:
-    items = build_agent_input([_tool_workflow(ADD, LIST)])
+async def test_several_calls_of_a_workflow_become_calls_then_outputs_in_order() -> None:
+    items = await build_agent_input([_tool_workflow(ADD, LIST)])
 
     assert [(i.get("type"), i.get("call_id")) for i in items] == [
         ("function_call", "call_1"),
@@ -90,23 +100,32 @@ def test_several_calls_of_a_workflow_become_calls_then_outputs_in_order() -> Non
     ]
 
 
-def test_hidden_context_becomes_user_text() -> None:
+async def test_hidden_context_becomes_user_text() -> None:
     hidden = HiddenContextItem(
         id="hc_1", thread_id=THREAD, created_at=NOW, content="the user cancelled"
     )
 
-    assert build_agent_input([ItemRecord(item=hidden)]) == [
+    assert await build_agent_input([ItemRecord(item=hidden)]) == [
         {"role": "user", "content": "the user cancelled"}
     ]
 
 
-def test_workflow_without_tool_calls_adds_nothing() -> None:
+async def test_reasoning_workflow_adds_nothing() -> None:
+    workflow = Workflow(type="reasoning", tasks=[ThoughtTask(content="hmm")])
+    item = WorkflowItem(id="wf_r", thread_id=THREAD, created_at=NOW, workflow=workflow)
+
+    assert await build_agent_input([ItemRecord(item=item)]) == []
+
+
+async def test_workflow_without_tool_calls_is_told_as_chatkit_tells_it() -> None:
     record = _tool_workflow(ADD).model_copy(update={"tool_calls": []})
 
-    assert build_agent_input([record]) == []
+    assert await build_agent_input([record]) == await simple_to_agent_input(record.item)
 
 
-def test_chat_completions_converter_accepts_a_three_turn_input_with_tools() -> None:
+async def test_chat_completions_converter_accepts_a_three_turn_input_with_tools() -> (
+    None
+):
     records = [
         _user("add task milk"),
         _tool_workflow(ADD),
@@ -117,8 +136,71 @@ def test_chat_completions_converter_accepts_a_three_turn_input_with_tools() -> N
         _user("bye"),
     ]
 
-    messages = Converter.items_to_messages(build_agent_input(records))
+    messages = Converter.items_to_messages(await build_agent_input(records))
 
     roles = [message["role"] for message in messages]
     assert roles == ["user", "assistant", "tool", "assistant"] * 2 + ["user"]
     assert messages[3]["content"] == "Added."
+
+
+def _client_call(
+    status: Literal["pending", "completed"], output: object = None
+) -> ItemRecord:
+    item = ClientToolCallItem(
+        id="tc_1",
+        thread_id=THREAD,
+        created_at=NOW,
+        status=status,
+        call_id="call_tz",
+        name="get_user_timezone",
+        arguments={},
+        output=output,
+    )
+    return ItemRecord(item=item)
+
+
+async def test_pending_client_tool_call_is_left_out() -> None:
+    assert await build_agent_input([_client_call("pending")]) == []
+
+
+async def test_completed_client_tool_call_becomes_call_and_json_output() -> None:
+    items = await build_agent_input([_client_call("completed", "Europe/Paris")])
+
+    assert items == [
+        {
+            "type": "function_call",
+            "call_id": "call_tz",
+            "name": "get_user_timezone",
+            "arguments": "{}",
+        },
+        {
+            "type": "function_call_output",
+            "call_id": "call_tz",
+            "output": '"Europe/Paris"',
+        },
+    ]
+
+
+async def test_widgets_and_structured_inputs_are_told_as_chatkit_tells_them() -> None:
+    widget = WidgetItem(
+        id="msg_w", thread_id=THREAD, created_at=NOW, widget=task_list_card([])
+    )
+    question = StructuredInputItem(
+        id="msg_q",
+        thread_id=THREAD,
+        created_at=NOW,
+        status="answered",
+        inputs=[
+            StructuredInputMultipleChoice(
+                id="priority",
+                question="Which priority?",
+                options=[StructuredInputMultipleChoiceOption(value="high")],
+                answer=StructuredInputAnswer(values=["high"]),
+            )
+        ],
+    )
+    records = [ItemRecord(item=widget), ItemRecord(item=question)]
+
+    assert await build_agent_input(records) == await simple_to_agent_input(
+        [widget, question]
+    )

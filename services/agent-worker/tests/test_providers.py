@@ -1,5 +1,6 @@
 """providers.py and agent.py: MODEL and keys pick the model; AGENT picks the agent."""
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -7,12 +8,16 @@ from agents import Agent
 from agents.extensions.models.litellm_model import LitellmModel
 from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
 from agents.models.openai_responses import OpenAIResponsesModel
+from chatkit.actions import Action
+from chatkit.types import ThreadMetadata, ThreadStreamEvent, WidgetItem
 
-from agent_worker.agent import build_agent, load_agent
+from agent_worker.agent import build_agent, build_app, load_agent
+from agent_worker.agent_app import AgentApp, load_app
 from agent_worker.demo_model import DemoModel
 from agent_worker.providers import ModelChoice, choose_model
 from agent_worker.settings import AgentWorkerSettings
 from agent_worker.tools import TASK_TOOLS
+from agent_worker.turn_context import TurnContext
 
 CUSTOM_AGENT: Agent[Any] = Agent(name="custom")
 
@@ -107,3 +112,54 @@ def test_agent_setting_may_name_an_agent_which_then_runs_on_the_worker_model() -
 def test_agent_setting_that_is_not_an_agent_is_refused(spec: str) -> None:
     with pytest.raises((ValueError, TypeError)):
         load_agent(spec, DemoModel())
+
+
+async def _no_events(
+    thread: ThreadMetadata,
+    action: Action[str, Any],
+    sender: WidgetItem | None,
+    context: TurnContext,
+) -> AsyncIterator[ThreadStreamEvent]:
+    return
+    yield
+
+
+CUSTOM_APP = AgentApp(agent=Agent(name="app"), action=_no_events)
+
+
+def custom_app_factory() -> AgentApp:
+    return CUSTOM_APP
+
+
+@pytest.mark.parametrize("attr", ["CUSTOM_APP", "custom_app_factory"])
+def test_agent_setting_may_name_an_app_or_its_factory_and_keeps_its_handlers(
+    attr: str,
+) -> None:
+    model = DemoModel()
+
+    app = load_app(f"{__name__}:{attr}", model)
+
+    assert app.agent.name == "app"
+    assert app.agent.model is model
+    assert (app.action, app.sync_action) == (_no_events, None)
+
+
+def test_default_app_handles_widget_actions_and_stops_at_user_answered_tools() -> None:
+    app = build_app("", DemoModel())
+
+    assert app.action is not None
+    assert app.sync_action is not None
+    assert app.agent.tool_use_behavior == {
+        "stop_at_tool_names": ["get_user_timezone", "ask_priority"]
+    }
+
+
+async def test_litellm_openai_route_has_a_client_for_speech_to_text() -> None:
+    openai_route = _choice(
+        model="litellm/openai/local", openai_base_url="http://127.0.0.1:9/v1"
+    )
+    gemini = _choice(gemini_api_key="g-key")
+
+    assert openai_route.client is not None
+    assert gemini.client is None
+    await openai_route.aclose()

@@ -2,12 +2,13 @@
 
 from datetime import UTC, datetime
 
-from agents import Agent
+from agents import Agent, StopAtTools
 from agents.tool_context import ToolContext
 from chatkit.agents import AgentContext
 from chatkit.types import (
     CustomTask,
     ThreadItemAddedEvent,
+    ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
@@ -25,6 +26,7 @@ from shared.history_client import HistoryClient
 
 AGENT: Agent[AgentContext[TurnContext]] = Agent(name="test")
 TOOL = TASK_TOOLS[0]
+(TIMEZONE_TOOL,) = [tool for tool in TASK_TOOLS if tool.name == "get_user_timezone"]
 
 
 class RecordingContext(AgentContext[TurnContext]):
@@ -105,3 +107,42 @@ async def test_added_event_publishes_the_workflow_as_it_was_when_the_call_starte
         "add_task",
     )
     assert hooks.claim(added) is None
+
+
+async def test_tools_the_agent_stops_at_are_neither_shown_nor_recorded() -> None:
+    context, hooks = _context(), ToolActivityHooks()
+    stopper: Agent[AgentContext[TurnContext]] = Agent(
+        name="stopper",
+        tool_use_behavior=StopAtTools(stop_at_tool_names=["get_user_timezone"]),
+    )
+    call = _call(context, "c1", "get_user_timezone")
+
+    await hooks.on_tool_start(call, stopper, TIMEZONE_TOOL)
+    await hooks.on_tool_end(call, stopper, TIMEZONE_TOOL, "asked")
+
+    assert context._streamed == []
+    assert context.workflow_item is None
+
+
+async def test_call_ending_after_its_workflow_closed_replaces_the_workflow() -> None:
+    context, hooks = _context(), ToolActivityHooks()
+    call = _call(context, "c1", "show_tasks")
+    await hooks.on_tool_start(call, AGENT, TOOL)
+    workflow = context.workflow_item
+    assert workflow is not None
+    # What stream_agent_response does when the tool streams a widget.
+    context.workflow_item = None
+
+    await hooks.on_tool_end(call, AGENT, TOOL, "shown")
+
+    replaced = context._streamed[-1]
+    assert isinstance(replaced, ThreadItemReplacedEvent)
+    assert replaced.item.id == workflow.id
+    assert isinstance(replaced.item, WorkflowItem)
+    (task,) = replaced.item.workflow.tasks
+    assert isinstance(task, CustomTask)
+    assert task.status_indicator == "complete"
+    shown = hooks.claim(replaced)
+    assert shown is not None
+    assert (shown.tool.phase, shown.tool.result) == ("result", "shown")
+    assert [r.call_id for r in hooks.records_for(workflow.id)] == ["c1"]

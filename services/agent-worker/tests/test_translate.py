@@ -6,6 +6,7 @@ from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
+    ClientToolCallItem,
     CustomTask,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
@@ -116,3 +117,23 @@ def test_done_without_added_still_gets_an_own_id() -> None:
 
     assert ids[0].startswith("msg_")
     assert ids[0] != FAKE_ID
+
+
+def test_pending_client_tool_call_gets_an_own_id_and_keeps_the_call_id() -> None:
+    call = ClientToolCallItem(
+        id=FAKE_ID,
+        thread_id=THREAD,
+        created_at=NAIVE_NOON,
+        call_id="call_provider",
+        name="get_user_timezone",
+        arguments={},
+    )
+
+    (outgoing,) = Translator().translate(ThreadItemDoneEvent(item=call))
+
+    assert isinstance(outgoing.event, ThreadItemDoneEvent)
+    item = outgoing.event.item
+    assert isinstance(item, ClientToolCallItem)
+    assert item.id.startswith("tc_")
+    assert len(item.id) == 35
+    assert item.call_id == "call_provider"

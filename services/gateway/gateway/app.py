@@ -13,9 +13,11 @@ from redis.asyncio import ConnectionPool, Redis
 from gateway.errors import install_error_handlers
 from gateway.relay import Relay
 from gateway.request_context import RequestContextMiddleware
-from gateway.routes import chatkit, conversations, health
+from gateway.routes import attachments, chatkit, conversations, health
 from gateway.settings import GatewaySettings
 from gateway.state import State
+from gateway.upload_links import LinkSigner
+from shared.attachment_blobs import open_blobs
 from shared.history_client import HistoryClient
 
 log = structlog.get_logger(__name__)
@@ -58,10 +60,19 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         arq = _arq_pool(settings)
         relay = Relay(settings.redis_url)
         await relay.start()
+        links = LinkSigner(
+            settings.jwt_secret.get_secret_value(), settings.gateway_upload_link_ttl_s
+        )
         log.info("gateway_started", queue=settings.queue_name)
         try:
             yield State(
-                settings=settings, history=history, redis=redis, arq=arq, relay=relay
+                settings=settings,
+                history=history,
+                redis=redis,
+                arq=arq,
+                relay=relay,
+                blobs=open_blobs(settings),
+                links=links,
             )
         finally:
             await relay.stop()
@@ -81,12 +92,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=True,
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["*"],
             expose_headers=["X-Thread-Id", "X-Request-Id"],
         )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(chatkit.router)
     app.include_router(conversations.router)
+    app.include_router(attachments.router)
     app.include_router(health.router)
     return app

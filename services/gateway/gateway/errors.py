@@ -45,6 +45,12 @@ class ApiError(Exception):
         self.detail = detail
         self.headers = dict(headers or {})
 
+    def about(self, op: str) -> "ApiError":
+        """The same refusal, its detail naming the ChatKit op it refused."""
+        if self.detail.startswith(f"{op}:"):
+            return self
+        return ApiError(self.status, self.error, f"{op}: {self.detail}", self.headers)
+
 
 def busy_event() -> ErrorEvent:
     """ChatKit error for a second message while the thread's run is still going."""

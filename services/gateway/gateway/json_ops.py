@@ -1,74 +1,46 @@
-"""The ten non-streaming ChatKit ops, answered from history like ``ChatKitServer``.
+"""The ten non-streaming ChatKit ops, answered like ``ChatKitServer`` does.
 
-Deliberate difference from the SDK: an unknown thread (or another user's) is a
-404 JSON error here, where the SDK lets ``NotFoundError`` become a 500.
+Most are answered from history; attachments also touch the blob store, and
+``threads.sync_custom_action`` and ``input.transcribe`` are short worker jobs
+(``sync_jobs``). Deliberate difference from the SDK: an unknown thread (or
+another user's) is a 404 JSON error here, where the SDK lets ``NotFoundError``
+become a 500.
 """
 
+import re
 from typing import assert_never
 
 from chatkit.types import (
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
-    HiddenContextItem,
     InputTranscribeReq,
+    ItemFeedbackParams,
     ItemsFeedbackReq,
     ItemsListReq,
     NonStreamingReq,
     Page,
-    SDKHiddenContextItem,
     Thread,
     ThreadItem,
-    ThreadMetadata,
     ThreadsDeleteReq,
     ThreadsGetByIdReq,
     ThreadsListReq,
     ThreadsSyncCustomActionReq,
     ThreadsUpdateReq,
 )
-from pydantic import BaseModel
 
-from gateway.auth import User
+from gateway import attachments, sync_jobs
+from gateway.call import Call
 from gateway.errors import ApiError
-from shared.history_api import ItemPage
-from shared.history_client import HistoryClient
+from gateway.protocol import ID_PATTERN
+from gateway.views import chatkit_json, is_hidden, stored_thread, thread_response
+from shared.history_api import FeedbackWrite, ItemPage
 
 DEFAULT_PAGE_SIZE = 20
 """The SDK's ``DEFAULT_PAGE_SIZE``."""
 MAX_PAGE_SIZE = 100
 """Larger requested pages are shortened; ``has_more`` tells the client to go on."""
-
-
-def chatkit_json(model: BaseModel) -> bytes:
-    """Serialize exactly as ``ChatKitServer._serialize`` does."""
-    return model.model_dump_json(
-        by_alias=True, exclude_none=True, context={"exclude_metadata": True}
-    ).encode()
-
-
-def not_implemented(op: str) -> ApiError:
-    """The 501 for an op that a later issue implements."""
-    return ApiError(501, "not_implemented", f"{op} is not supported yet")
-
-
-def is_hidden(item: ThreadItem) -> bool:
-    """Hidden context items feed the model but are never shown to clients."""
-    return isinstance(item, HiddenContextItem | SDKHiddenContextItem)
-
-
-def thread_response(
-    thread: ThreadMetadata, items: Page[ThreadItem] | None = None
-) -> Thread:
-    """A Thread as the SDK answers it: hidden items dropped, ``metadata`` empty."""
-    page = items if items is not None else Page[ThreadItem]()
-    page.data = [item for item in page.data if not is_hidden(item)]
-    return Thread(
-        id=thread.id,
-        title=thread.title,
-        created_at=thread.created_at,
-        items=page,
-        status=thread.status,
-        allowed_image_domains=thread.allowed_image_domains,
-    )
+MAX_FEEDBACK_ITEMS = 100
+_ID_RE = re.compile(ID_PATTERN)
 
 
 def page_size(limit: int | None) -> int:
@@ -79,28 +51,35 @@ def page_size(limit: int | None) -> int:
     return min(size, MAX_PAGE_SIZE)
 
 
-def _items_page(page: ItemPage) -> Page[ThreadItem]:
+def _items_page(page: ItemPage, call: Call) -> Page[ThreadItem]:
     return Page[ThreadItem](
-        data=[record.item for record in page.data],
+        data=[call.links.fresh_item(record.item) for record in page.data],
         has_more=page.has_more,
         after=page.after,
     )
 
 
-async def answer(request: NonStreamingReq, user: User, history: HistoryClient) -> bytes:
+ThreadOp = (
+    ThreadsGetByIdReq | ThreadsListReq | ItemsListReq | ThreadsUpdateReq
+    | ThreadsDeleteReq
+)  # fmt: skip
+SideOp = (
+    ItemsFeedbackReq | AttachmentsCreateReq | AttachmentsDeleteReq
+    | InputTranscribeReq | ThreadsSyncCustomActionReq
+)  # fmt: skip
+
+
+async def answer(request: NonStreamingReq, call: Call) -> bytes:
     """The JSON body of a non-streaming op (``HistoryNotFound`` becomes a 404)."""
     match request:
-        case ThreadsGetByIdReq():
-            return chatkit_json(await _get_thread(request, user, history))
-        case ThreadsListReq():
-            return chatkit_json(await _list_threads(request, user, history))
-        case ItemsListReq():
-            return chatkit_json(await _list_items(request, user, history))
-        case ThreadsUpdateReq():
-            return chatkit_json(await _update_thread(request, user, history))
-        case ThreadsDeleteReq():
-            await history.delete_thread(user.id, request.params.thread_id)
-            return b"{}"
+        case (
+            ThreadsGetByIdReq()
+            | ThreadsListReq()
+            | ItemsListReq()
+            | ThreadsUpdateReq()
+            | ThreadsDeleteReq()
+        ):
+            return await _thread_op(request, call)
         case (
             ItemsFeedbackReq()
             | AttachmentsCreateReq()
@@ -108,62 +87,110 @@ async def answer(request: NonStreamingReq, user: User, history: HistoryClient) -
             | InputTranscribeReq()
             | ThreadsSyncCustomActionReq()
         ):
-            raise not_implemented(request.type)
+            return await _side_op(request, call)
         case _:
             assert_never(request)
 
 
-async def _get_thread(
-    request: ThreadsGetByIdReq, user: User, history: HistoryClient
-) -> Thread:
+async def _thread_op(request: ThreadOp, call: Call) -> bytes:
+    match request:
+        case ThreadsGetByIdReq():
+            return chatkit_json(await _get_thread(request, call))
+        case ThreadsListReq():
+            return chatkit_json(await _list_threads(request, call))
+        case ItemsListReq():
+            return chatkit_json(await _list_items(request, call))
+        case ThreadsUpdateReq():
+            return chatkit_json(await _update_thread(request, call))
+        case ThreadsDeleteReq():
+            await call.state["history"].delete_thread(
+                call.user.id, request.params.thread_id
+            )
+            return b"{}"
+        case _:
+            assert_never(request)
+
+
+async def _side_op(request: SideOp, call: Call) -> bytes:
+    match request:
+        case ItemsFeedbackReq():
+            await _feedback(request.params, call)
+            return b"{}"
+        case AttachmentsCreateReq():
+            return chatkit_json(await attachments.create(call, request.params))
+        case AttachmentsDeleteReq():
+            await attachments.delete(call, request.params.attachment_id)
+            return b"{}"
+        case InputTranscribeReq():
+            return chatkit_json(await sync_jobs.transcribe(call, request.params))
+        case ThreadsSyncCustomActionReq():
+            return chatkit_json(await sync_jobs.sync_action(call, request.params))
+        case _:
+            assert_never(request)
+
+
+async def _get_thread(request: ThreadsGetByIdReq, call: Call) -> Thread:
     thread_id = request.params.thread_id
-    record = await history.get_thread(user.id, thread_id)
+    history = call.state["history"]
+    record = await history.get_thread(call.user.id, thread_id)
     # The SDK shows the OLDEST page (asc), unlike items.list's newest-first default.
     items = await history.list_items(
-        user.id, thread_id, limit=DEFAULT_PAGE_SIZE, order="asc"
+        call.user.id, thread_id, limit=DEFAULT_PAGE_SIZE, order="asc"
     )
-    return thread_response(record.thread, _items_page(items))
+    return thread_response(stored_thread(record), _items_page(items, call))
 
 
-async def _list_threads(
-    request: ThreadsListReq, user: User, history: HistoryClient
-) -> Page[Thread]:
+async def _list_threads(request: ThreadsListReq, call: Call) -> Page[Thread]:
     params = request.params
-    page = await history.list_threads(
-        user.id,
+    page = await call.state["history"].list_threads(
+        call.user.id,
         limit=page_size(params.limit),
         after=params.after,
         order=params.order,
         sort="created_at",
     )
     return Page[Thread](
-        data=[thread_response(record.thread) for record in page.data],
+        data=[thread_response(stored_thread(record)) for record in page.data],
         has_more=page.has_more,
         after=page.after,
     )
 
 
-async def _list_items(
-    request: ItemsListReq, user: User, history: HistoryClient
-) -> Page[ThreadItem]:
+async def _list_items(request: ItemsListReq, call: Call) -> Page[ThreadItem]:
     params = request.params
-    page = await history.list_items(
-        user.id,
+    page = await call.state["history"].list_items(
+        call.user.id,
         params.thread_id,
         limit=page_size(params.limit),
         after=params.after,
         order=params.order,
     )
-    items = _items_page(page)
+    items = _items_page(page, call)
     # Filtered after paging, as the SDK does: a page may hold fewer than `limit`.
     items.data = [item for item in items.data if not is_hidden(item)]
     return items
 
 
-async def _update_thread(
-    request: ThreadsUpdateReq, user: User, history: HistoryClient
-) -> Thread:
-    record = await history.get_thread(user.id, request.params.thread_id)
+async def _update_thread(request: ThreadsUpdateReq, call: Call) -> Thread:
+    history = call.state["history"]
+    record = await history.get_thread(call.user.id, request.params.thread_id)
     thread = record.thread.model_copy(update={"title": request.params.title})
-    await history.save_thread(user.id, thread)
-    return thread_response(thread)
+    await history.save_thread(call.user.id, thread)
+    shown = record.model_copy(update={"thread": thread})
+    return thread_response(stored_thread(shown))
+
+
+async def _feedback(params: ItemFeedbackParams, call: Call) -> None:
+    ids = params.item_ids
+    if not 1 <= len(ids) <= MAX_FEEDBACK_ITEMS:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"items.feedback: params.item_ids: 1 to {MAX_FEEDBACK_ITEMS} ids",
+        )
+    if not all(_ID_RE.match(item_id) for item_id in ids):
+        raise ApiError(
+            422, "invalid_request", "items.feedback: params.item_ids: not a valid id"
+        )
+    feedback = FeedbackWrite(item_ids=ids, kind=params.kind)
+    await call.state["history"].save_feedback(call.user.id, params.thread_id, feedback)

@@ -2,7 +2,7 @@
 
 Every problem with the input is an ``ApiError`` (4xx, JSON) raised here, before
 any stream starts: too large, not JSON, unknown ``type``, missing or mistyped
-fields, an empty message, attachments (not supported yet).
+fields, an empty message, ids that could not travel in a URL path.
 """
 
 import re
@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from chatkit.types import (
     ChatKitReq,
+    InputTranscribeReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     UserMessageInput,
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.requests import Request
 
 from gateway.errors import ApiError
+from gateway.settings import GatewaySettings
 
 CHATKIT_REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 """Built once: the 16 ChatKit ops, discriminated on ``type``."""
@@ -52,6 +54,8 @@ def _known_types() -> tuple[str, ...]:
 
 KNOWN_TYPES = _known_types()
 MAX_SHOWN_VALUE_CHARS = 60
+JSON_ENVELOPE_BYTES = 64 * 1024
+"""Room for the JSON around an ``input.transcribe`` request's base64 audio."""
 
 
 def too_large(limit: int) -> ApiError:
@@ -77,6 +81,30 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def chatkit_read_limit(settings: GatewaySettings) -> int:
+    """How much of a ``/chatkit`` body to read before parsing it.
+
+    ``input.transcribe`` carries up to GATEWAY_TRANSCRIBE_MAX_BYTES of audio as
+    base64; every other op is held to GATEWAY_MAX_BODY_BYTES once parsed
+    (``parse_sized``).
+    """
+    audio_base64 = -(-settings.gateway_transcribe_max_bytes // 3) * 4
+    return max(settings.gateway_max_body_bytes, audio_base64 + JSON_ENVELOPE_BYTES)
+
+
+def parse_sized(raw: bytes, limit: int) -> ChatKitReq | SimpleReq:
+    """``parse_request``, but a body over ``limit`` is a 413 unless it is audio."""
+    if len(raw) <= limit:
+        return parse_request(raw)
+    try:
+        parsed = parse_request(raw)
+    except ApiError:
+        raise too_large(limit) from None
+    if not isinstance(parsed, InputTranscribeReq):
+        raise too_large(limit)
+    return parsed
 
 
 def parse_request(raw: bytes) -> ChatKitReq | SimpleReq:
@@ -141,13 +169,13 @@ def _simple_request(data: dict[str, Any]) -> SimpleReq:
 
 
 def check_user_input(user_input: UserMessageInput, where: str) -> None:
-    """Refuse a message without text or tags, and attachments (not supported yet)."""
-    if user_input.attachments:
+    """Refuse a message with neither text, tags nor attachments, and bad ids."""
+    if not all(_ID_RE.match(a) for a in user_input.attachments):
         raise ApiError(
-            422,
-            "attachments_not_supported",
-            f"{where}.attachments: attachments are not supported yet",
+            422, "invalid_request", f"{where}.attachments: not a valid attachment id"
         )
+    if user_input.attachments:
+        return
     if not any(_has_text(part) for part in user_input.content):
         raise ApiError(
             422, "empty_message", f"{where}.content: the message has no text"

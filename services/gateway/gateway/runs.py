@@ -1,18 +1,21 @@
-"""start(): store the input and open a run (durable first), subscribe, enqueue.
+"""open_run(): store an op's input with a new run (durable first), subscribe, enqueue.
 
-The order is the contract: history commits the thread, the user item and the
-run in one transaction; then the relay subscribes to the run's channel; only
-then is the job enqueued (so no event can be published before we listen) and
-the workers woken up.
+The order is the contract: history commits the thread, the user item, the
+op's item edits and the run in one transaction; then the relay subscribes to
+the run's channel; only then is the job enqueued (so no event can be published
+before we listen) and the workers woken up.
 """
 
 import contextlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
 import structlog
 from chatkit.types import (
+    Attachment,
+    ThreadItem,
     ThreadMetadata,
     UserMessageInput,
     UserMessageItem,
@@ -29,7 +32,7 @@ from gateway.subscription import Subscription
 from shared.history_api import RunOpen, RunUpdate
 from shared.history_client import HistoryConflict, HistoryError, HistoryNotFound
 from shared.ids import new_id
-from shared.jobs import RUN_AGENT_JOB, RunJob
+from shared.jobs import RUN_AGENT_JOB, CustomActionOp, RespondOp, RunJob
 from shared.redis_keys import queue_wakeup_channel
 
 log = structlog.get_logger(__name__)
@@ -53,7 +56,8 @@ class StartedRun:
     thread_id: str
     new_thread: ThreadMetadata | None
     """The thread created with this run (``threads.create``, simple format)."""
-    user_item: UserMessageItem
+    user_item: UserMessageItem | None
+    """The new user message, for the ops that add one."""
     subscription: Subscription
 
 
@@ -82,16 +86,88 @@ def title_from(text: str, limit: int = TITLE_MAX_CHARS) -> str | None:
 
 
 def _user_item(
-    thread_id: str, user_input: UserMessageInput, now: datetime
+    thread_id: str,
+    user_input: UserMessageInput,
+    attachments: Sequence[Attachment],
+    now: datetime,
 ) -> UserMessageItem:
     return UserMessageItem(
         id=new_id("msg"),
         thread_id=thread_id,
         created_at=now,
         content=user_input.content,
-        attachments=[],
+        attachments=list(attachments),
         quoted_text=user_input.quoted_text,
         inference_options=user_input.inference_options,
+    )
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What one streaming op stores (in the run's own commit) and asks of the worker."""
+
+    thread_id: str
+    new_thread: ThreadMetadata | None = None
+    user_item: UserMessageItem | None = None
+    save_items: Sequence[ThreadItem] = ()
+    delete_item_ids: Sequence[str] = ()
+    truncate_after_item_id: str | None = None
+    op: RespondOp | CustomActionOp = field(default_factory=RespondOp)
+
+    def run_open(self, lease_s: int) -> RunOpen:
+        """The history request that stores all of it with the run, atomically."""
+        return RunOpen(
+            thread_id=self.thread_id,
+            new_thread=self.new_thread,
+            user_item=self.user_item,
+            save_items=list(self.save_items),
+            delete_item_ids=list(self.delete_item_ids),
+            truncate_after_item_id=self.truncate_after_item_id,
+            lease_s=lease_s,
+        )
+
+
+def message_plan(
+    thread_id: str | None,
+    user_input: UserMessageInput,
+    attachments: Sequence[Attachment] = (),
+) -> RunPlan:
+    """A new user message; ``thread_id`` None creates the thread with it.
+
+    ``attachments`` are the input's attachments, already loaded and checked.
+    """
+    now = datetime.now(UTC)
+    new_thread = None
+    if thread_id is None:
+        thread_id = new_id("thr")
+        title = title_from(message_text(user_input))
+        new_thread = ThreadMetadata(id=thread_id, title=title, created_at=now)
+    attached = [a.model_copy(update={"thread_id": thread_id}) for a in attachments]
+    item = _user_item(thread_id, user_input, attached, now)
+    return RunPlan(thread_id=thread_id, new_thread=new_thread, user_item=item)
+
+
+async def open_run(
+    state: State, user: User, plan: RunPlan, request_id: str
+) -> StartedRun:
+    """Store the plan with a new run, subscribe to the run, then enqueue its job."""
+    opening = plan.run_open(state["settings"].gateway_run_lease_s)
+    try:
+        run = await state["history"].open_run(user.id, opening)
+    except HistoryConflict:
+        raise ThreadBusyError(plan.thread_id) from None
+    structlog.contextvars.bind_contextvars(run_id=run.id, thread_id=plan.thread_id)
+    job = RunJob(
+        run_id=run.id,
+        thread_id=plan.thread_id,
+        user_id=user.id,
+        request_id=request_id,
+        enqueued_at=datetime.now(UTC),
+        op=plan.op,
+    )
+    subscription = await _subscribe_and_enqueue(state, user, job)
+    return StartedRun(
+        run.id, plan.thread_id, plan.new_thread, plan.user_item, subscription
     )
 
 
@@ -103,45 +179,17 @@ async def start(
     request_id: str,
 ) -> StartedRun:
     """Open a run for a new message; ``thread_id`` None creates the thread."""
-    now = datetime.now(UTC)
-    new_thread = None
-    if thread_id is None:
-        thread_id = new_id("thr")
-        title = title_from(message_text(user_input))
-        new_thread = ThreadMetadata(id=thread_id, title=title, created_at=now)
-    item = _user_item(thread_id, user_input, now)
-    opening = RunOpen(
-        thread_id=thread_id,
-        new_thread=new_thread,
-        user_item=item,
-        lease_s=state["settings"].gateway_run_lease_s,
-    )
-    try:
-        run = await state["history"].open_run(user.id, opening)
-    except HistoryConflict:
-        raise ThreadBusyError(thread_id) from None
-    structlog.contextvars.bind_contextvars(run_id=run.id, thread_id=thread_id)
-    subscription = await _subscribe_and_enqueue(
-        state, user, run.id, thread_id, request_id
-    )
-    return StartedRun(run.id, thread_id, new_thread, item, subscription)
+    plan = message_plan(thread_id, user_input)
+    return await open_run(state, user, plan, request_id)
 
 
-async def _subscribe_and_enqueue(
-    state: State, user: User, run_id: str, thread_id: str, request_id: str
-) -> Subscription:
+async def _subscribe_and_enqueue(state: State, user: User, job: RunJob) -> Subscription:
+    run_id = job.run_id
     try:
         subscription = await state["relay"].subscribe(run_id)
     except RelayUnavailableError as exc:
         await _fail_run(state, user, run_id, exc)
         raise _queue_unavailable() from None
-    job = RunJob(
-        run_id=run_id,
-        thread_id=thread_id,
-        user_id=user.id,
-        request_id=request_id,
-        enqueued_at=datetime.now(UTC),
-    )
     queue = state["settings"].queue_name
     try:
         enqueued = await state["arq"].enqueue_job(
@@ -157,14 +205,16 @@ async def _subscribe_and_enqueue(
     if enqueued is None:
         # arq found a job with this id: history minted a run id twice.
         log.error("run_already_enqueued", queue=queue)
-    await _wake_workers(state, queue, run_id)
-    log.info("run_enqueued", queue=queue)
+    await wake_workers(state, run_id)
+    log.info("run_enqueued", queue=queue, op=job.op.type)
     return subscription
 
 
-async def _wake_workers(state: State, queue: str, run_id: str) -> None:
+async def wake_workers(state: State, job_id: str) -> None:
+    """Tell idle workers a job is queued, so none waits for arq's poll."""
+    queue = state["settings"].queue_name
     try:
-        await state["redis"].publish(queue_wakeup_channel(queue), run_id)
+        await state["redis"].publish(queue_wakeup_channel(queue), job_id)
     except (RedisError, OSError) as exc:
         # The job is queued: arq's own poll still finds it, only later.
         log.warning("wakeup_publish_failed", error=str(exc))

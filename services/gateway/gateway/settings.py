@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from gateway.media_types import CHECKED_IMAGE_TYPES, is_image, media_type
 from shared.settings import CommonSettings
 
 DEV_JWT_SECRET = "development-only-jwt-secret-do-not-deploy-0123456789"
@@ -18,6 +19,18 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 
 MIN_PRODUCTION_SECRET_LEN = 32
+
+DEFAULT_ATTACHMENT_MIME_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "text/markdown",
+    "text/csv",
+    "application/json",
+)
 
 
 class GatewaySettings(CommonSettings):
@@ -56,6 +69,30 @@ class GatewaySettings(CommonSettings):
         ge=10,
         description="seconds of a run's lease; an expired run frees its thread",
     )
+    gateway_attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="largest accepted attachment"
+    )
+    gateway_attachment_mime_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_ATTACHMENT_MIME_TYPES),
+        description="comma-separated MIME types an attachment may have",
+    )
+    gateway_public_url: str | None = Field(
+        default=None,
+        description="base URL of upload and preview links; unset = from the request",
+    )
+    gateway_upload_link_ttl_s: int = Field(
+        default=3600,
+        ge=60,
+        description="seconds a signed upload or preview link stays valid",
+    )
+    gateway_sync_job_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds to wait for a worker's sync action or transcription",
+    )
+    gateway_transcribe_max_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1, description="largest accepted audio clip"
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -70,6 +107,37 @@ class GatewaySettings(CommonSettings):
         if "*" in value:
             # Browsers refuse `*` on credentialed requests; list the origins instead.
             raise ValueError("CORS_ORIGINS may not be '*'; list the allowed origins")
+        return value
+
+    @field_validator("gateway_attachment_mime_types", mode="before")
+    @classmethod
+    def _split_mime_types(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("gateway_attachment_mime_types")
+    @classmethod
+    def _known_image_types_only(cls, value: list[str]) -> list[str]:
+        types = [media_type(part) for part in value]
+        unchecked = [t for t in types if is_image(t) and t not in CHECKED_IMAGE_TYPES]
+        if unchecked:
+            # An image is served back as a preview: only formats whose bytes we
+            # can check (never SVG, which can carry script).
+            raise ValueError(
+                f"GATEWAY_ATTACHMENT_MIME_TYPES: image types are limited to "
+                f"{', '.join(sorted(CHECKED_IMAGE_TYPES))}; got {', '.join(unchecked)}"
+            )
+        return types
+
+    @field_validator("gateway_public_url")
+    @classmethod
+    def _public_url_without_slash(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("GATEWAY_PUBLIC_URL must start with http:// or https://")
         return value
 
     @model_validator(mode="after")

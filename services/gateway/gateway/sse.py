@@ -20,9 +20,9 @@ from chatkit.types import (
 from fastapi.responses import StreamingResponse
 
 from gateway.errors import dropped_event, run_failed_event
-from gateway.json_ops import chatkit_json, is_hidden, thread_response
 from gateway.metrics import ACTIVE_STREAMS, EVENTS_RELAYED
 from gateway.subscription import RelayDropped, RelayItem, Subscription
+from gateway.views import chatkit_json, is_hidden, thread_response
 from shared.events import RunEnded, RunEvent
 
 SSE_HEADERS: Mapping[str, str] = {

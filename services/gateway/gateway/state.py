@@ -7,6 +7,8 @@ from redis.asyncio import Redis
 
 from gateway.relay import Relay
 from gateway.settings import GatewaySettings
+from gateway.upload_links import LinkSigner
+from shared.attachment_blobs import AttachmentBlobs
 from shared.history_client import HistoryClient
 
 
@@ -19,6 +21,10 @@ class State(TypedDict):
     arq: Any
     """arq's ``ArqRedis`` (arq ships no type information)."""
     relay: Relay
+    blobs: AttachmentBlobs
+    """Where attachment bytes are stored (shared with the workers)."""
+    links: LinkSigner
+    """Signs and verifies attachment upload and preview links."""
 
 
 def app_state(request: Request) -> State:

@@ -8,22 +8,33 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from shared.history_client import HistoryClient
 from testkit.processes import free_port
 from testkit.tokens import TEST_JWT_SECRET
+
+from .worker_double import WorkerDouble
 
 UNREACHABLE_HISTORY = "http://127.0.0.1:9"
 """For tests whose requests must be refused before history is ever asked."""
 SMALL_BODY_LIMIT = 4096
 FAST_KEEPALIVE_S = 0.2
+TEST_ATTACHMENT_LIMIT = 64 * 1024
+"""GATEWAY_ATTACHMENT_MAX_BYTES of the test gateways."""
+BARE_TRANSCRIBE_LIMIT = 8192
+"""GATEWAY_TRANSCRIBE_MAX_BYTES of the bare gateway."""
+BARE_SYNC_TIMEOUT_S = 0.3
+"""No worker serves the bare gateway: its short jobs time out quickly."""
 
 
 def gateway_settings(**values: Any) -> GatewaySettings:
@@ -84,29 +95,57 @@ def gateway_queue(queue_name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def bare_gateway_url(redis_url: str, gateway_queue: str) -> Iterator[str]:
+def attachments_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ATTACHMENTS_DIR of the test gateways (never the developer's .data)."""
+    return tmp_path_factory.mktemp("attachments")
+
+
+@pytest.fixture(scope="session")
+def bare_gateway_url(
+    redis_url: str, gateway_queue: str, attachments_dir: Path
+) -> Iterator[str]:
     """A gateway whose history is unreachable: for input refused before storage."""
     settings = gateway_settings(
         redis_url=redis_url,
         queue_name=gateway_queue,
         history_url=UNREACHABLE_HISTORY,
         gateway_max_body_bytes=SMALL_BODY_LIMIT,
+        gateway_attachment_max_bytes=TEST_ATTACHMENT_LIMIT,
+        gateway_transcribe_max_bytes=BARE_TRANSCRIBE_LIMIT,
+        gateway_sync_job_timeout_s=BARE_SYNC_TIMEOUT_S,
+        attachments_dir=attachments_dir,
     )
     with serve(create_app(settings)) as url:
         yield url
 
 
 @pytest.fixture(scope="session")
-def gateway_url(redis_url: str, gateway_queue: str, history_url: str) -> Iterator[str]:
+def gateway_url(
+    redis_url: str, gateway_queue: str, history_url: str, attachments_dir: Path
+) -> Iterator[str]:
     """A gateway on the real history service, with fast keepalives."""
     settings = gateway_settings(
         redis_url=redis_url,
         queue_name=gateway_queue,
         history_url=history_url,
         gateway_keepalive_s=FAST_KEEPALIVE_S,
+        gateway_attachment_max_bytes=TEST_ATTACHMENT_LIMIT,
+        attachments_dir=attachments_dir,
     )
     with serve(create_app(settings)) as url:
         yield url
+
+
+@pytest.fixture
+async def worker(
+    redis_url: str, history_url: str, gateway_queue: str
+) -> AsyncIterator[WorkerDouble]:
+    """Plays the agent worker for the gateway's jobs (see worker_double)."""
+    redis = Redis.from_url(redis_url)
+    history = HistoryClient(history_url)
+    yield WorkerDouble(redis, history, gateway_queue)
+    await history.aclose()
+    await redis.aclose()
 
 
 @pytest.fixture

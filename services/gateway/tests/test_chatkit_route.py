@@ -1,19 +1,16 @@
 """POST /chatkit against real history and Redis; the test plays the worker.
 
-The test reads the enqueued arq job from Redis, publishes the run's events the
-way the worker does, and finishes the run in history.
+The ``worker`` fixture (worker_double) reads the enqueued arq job from Redis,
+publishes the run's events the way the worker does, and finishes the run.
 """
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
-from arq.constants import job_key_prefix
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageContentPartTextDelta,
@@ -30,13 +27,11 @@ from chatkit.types import (
 )
 from redis.asyncio import Redis
 
-from shared.events import RunEnded, RunEvent, RunStatus, dump_run_message
-from shared.history_api import ErrorBody, RunUpdate
-from shared.history_client import HistoryClient
-from shared.jobs import RUN_AGENT_JOB, RunJob
-from shared.redis_keys import queue_wakeup_channel, run_events_channel
+from shared.history_api import ErrorBody
+from shared.jobs import RUN_AGENT_JOB
+from shared.redis_keys import queue_wakeup_channel
+from testkit.chatkit_client import ChatKitClient
 from testkit.chatkit_sse import (
-    ChatKitClient,
     SseBody,
     SseFrame,
     iter_frames,
@@ -45,58 +40,7 @@ from testkit.chatkit_sse import (
 )
 from testkit.tokens import auth_headers, jwt_for
 
-
-@dataclass
-class WorkerDouble:
-    """Does what the agent worker does with a job, by hand."""
-
-    redis: Redis
-    history: HistoryClient
-    queue: str
-
-    async def job_for(self, thread_id: str) -> tuple[str, RunJob]:
-        """The queued job of the thread's newest run: (arq function, payload)."""
-        for _ in range(200):
-            for job_id in await self.redis.zrange(self.queue, 0, -1):
-                raw = await self.redis.get(job_key_prefix + job_id.decode())
-                if raw is None:
-                    continue
-                stored = json.loads(raw)  # the worker decodes with json.loads
-                job = RunJob.model_validate(stored["a"][0])
-                if job.thread_id == thread_id:
-                    await self.redis.zrem(self.queue, job_id)
-                    assert job.run_id == job_id.decode()
-                    return stored["f"], job
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"no job enqueued for {thread_id}")
-
-    async def run(
-        self, job: RunJob, events: list[ThreadStreamEvent], status: RunStatus
-    ) -> None:
-        """Publish the events and the end marker, then finish the run."""
-        channel = run_events_channel(job.run_id)
-        for seq, event in enumerate(events, 1):
-            if isinstance(event, ThreadItemDoneEvent):  # persisted, then published
-                await self.history.add_item(job.user_id, job.thread_id, event.item)
-            message = RunEvent(run_id=job.run_id, seq=seq, event=event)
-            await self.redis.publish(channel, dump_run_message(message))
-        await self.history.update_run(
-            job.user_id, job.run_id, RunUpdate(status="running", worker="double")
-        )
-        await self.history.update_run(job.user_id, job.run_id, RunUpdate(status=status))
-        end = RunEnded(run_id=job.run_id, seq=len(events) + 1, status=status)
-        await self.redis.publish(channel, dump_run_message(end))
-
-
-@pytest.fixture
-async def worker(
-    redis_url: str, history_url: str, gateway_queue: str
-) -> AsyncIterator[WorkerDouble]:
-    redis = Redis.from_url(redis_url)
-    history = HistoryClient(history_url)
-    yield WorkerDouble(redis, history, gateway_queue)
-    await history.aclose()
-    await redis.aclose()
+from .worker_double import WorkerDouble
 
 
 def _answer(thread_id: str, text: str) -> list[ThreadStreamEvent]:

@@ -172,3 +172,51 @@ async def test_openapi_documents_the_rest_models(http: httpx.AsyncClient) -> Non
     names = set(schema["components"]["schemas"])
     assert {"ConversationPage", "ConversationSummary", "ConversationDetail"} <= names
     assert "/api/conversations/{conversation_id}" in schema["paths"]
+
+
+async def _feedback(
+    http: httpx.AsyncClient, user: str, thread_id: str, ids: list[str], kind: str
+) -> httpx.Response:
+    params = {"thread_id": thread_id, "item_ids": ids, "kind": kind}
+    return await http.post(
+        "/chatkit",
+        json={"type": "items.feedback", "params": params},
+        headers=auth_headers(user),
+    )
+
+
+async def test_items_feedback_is_stored_and_shown_on_the_rest_messages(
+    http: httpx.AsyncClient, history: HistoryClient
+) -> None:
+    user = new_id("req")
+    thread_id = await _conversation(history, user, "rated")
+    await _answer_with_tool(history, user, thread_id)
+    url = f"/api/conversations/{thread_id}"
+    before = ConversationDetail.model_validate_json(
+        (await http.get(url, headers=auth_headers(user))).content
+    )
+    answer = before.messages[-1]
+    assert answer.feedback is None
+
+    for kind in ("positive", "negative"):  # the last verdict wins
+        response = await _feedback(http, user, thread_id, [answer.id], kind)
+        assert (response.status_code, response.content) == (200, b"{}")
+    after = ConversationDetail.model_validate_json(
+        (await http.get(url, headers=auth_headers(user))).content
+    )
+    assert [m.feedback for m in after.messages] == [None, None, "negative"]
+
+
+async def test_feedback_on_another_users_thread_is_404_and_stores_nothing(
+    http: httpx.AsyncClient, history: HistoryClient
+) -> None:
+    owner = new_id("req")
+    thread_id = await _conversation(history, owner, "mine")
+    await _answer_with_tool(history, owner, thread_id)
+    items = await history.list_items(owner, thread_id, order="desc", limit=1)
+    answer_id = items.data[0].item.id
+    response = await _feedback(http, new_id("req"), thread_id, [answer_id], "negative")
+    assert response.status_code == 404
+    assert ErrorBody.model_validate_json(response.content).error == "not_found"
+    stored = await history.get_item(owner, thread_id, answer_id)
+    assert stored.feedback is None

@@ -1,3 +1,4 @@
+import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -160,15 +161,33 @@ async def test_empty_chatkit_message_is_422_empty_message(
     assert "params.input.content" in error.detail
 
 
-async def test_message_with_attachments_is_refused_until_supported(
-    bare_http: httpx.AsyncClient,
+@pytest.mark.parametrize("attachment_id", ["../x", "atc_1/upload", "a b", ""])
+async def test_attachment_ids_that_could_change_the_storage_path_are_422(
+    bare_http: httpx.AsyncClient, attachment_id: str
 ) -> None:
     body = {
         "type": "threads.create",
-        "params": {"input": _user_input(attachments=["atc_1"])},
+        "params": {"input": _user_input(attachments=[attachment_id])},
     }
     error = await _post(bare_http, body)
-    assert (error.status, error.error) == (422, "attachments_not_supported")
+    assert (error.status, error.error) == (422, "invalid_request")
+    assert "params.input.attachments" in error.detail
+
+
+async def test_message_with_attachments_but_no_text_passes_validation(
+    bare_http: httpx.AsyncClient,
+) -> None:
+    input_ = {**_user_input(" "), "attachments": ["atc_1"]}
+    response = await bare_http.post(
+        "/chatkit",
+        json={"type": "threads.create", "params": {"input": input_}},
+        headers=auth_headers("u1"),
+    )
+    # Past validation: the bare gateway then fails to reach history for atc_1.
+    assert response.status_code == 503, response.text
+    assert ErrorBody.model_validate_json(response.content).error == (
+        "history_unavailable"
+    )
 
 
 @pytest.mark.parametrize("thread_id", ["../tasks", "thr_1/items/x", "a?b=c", "a b"])
@@ -219,33 +238,63 @@ async def test_body_just_under_the_limit_is_not_refused_for_size(
     assert error.error == "empty_message"
 
 
-NOT_YET_SUPPORTED: list[tuple[str, dict[str, Any]]] = [
-    ("threads.add_client_tool_output", {"thread_id": "thr_1", "result": {"a": 1}}),
-    (
-        "threads.add_structured_input",
-        {"thread_id": "thr_1", "item_id": "si_1", "input": {"answers": {}}},
-    ),
-    ("threads.retry_after_item", {"thread_id": "thr_1", "item_id": "msg_1"}),
-    ("threads.custom_action", {"thread_id": "thr_1", "action": {"type": "go"}}),
-    ("threads.sync_custom_action", {"thread_id": "thr_1", "action": {"type": "go"}}),
-    ("items.feedback", {"thread_id": "thr_1", "item_ids": ["m"], "kind": "positive"}),
-    ("attachments.create", {"name": "a.png", "size": 3, "mime_type": "image/png"}),
-    ("attachments.delete", {"attachment_id": "atc_1"}),
-    ("input.transcribe", {"audio_base64": "AAAA", "mime_type": "audio/webm"}),
-]
+REFUSED_BEFORE_STORAGE: list[tuple[str, dict[str, Any], int, str]] = [
+    ("items.feedback", {"thread_id": "t", "item_ids": [], "kind": "positive"},
+     422, "invalid_request"),
+    ("items.feedback", {"thread_id": "t", "item_ids": ["m"] * 101, "kind": "negative"},
+     422, "invalid_request"),
+    ("items.feedback", {"thread_id": "t", "item_ids": ["../m"], "kind": "positive"},
+     422, "invalid_request"),
+    ("attachments.create", {"name": "a.png", "size": 10**9, "mime_type": "image/png"},
+     413, "attachment_too_large"),
+    ("attachments.create", {"name": "a.svg", "size": 3, "mime_type": "image/svg+xml"},
+     415, "unsupported_media_type"),
+    ("attachments.create", {"name": "a.exe", "size": 3, "mime_type": "app/x-exe"},
+     415, "unsupported_media_type"),
+    ("attachments.create", {"name": "a.png", "size": -1, "mime_type": "image/png"},
+     422, "invalid_request"),
+    ("attachments.create", {"name": " ", "size": 3, "mime_type": "image/png"},
+     422, "invalid_request"),
+    ("attachments.create", {"name": "n" * 256, "size": 3, "mime_type": "text/plain"},
+     422, "invalid_request"),
+    ("input.transcribe", {"audio_base64": "AAAA", "mime_type": "image/png"},
+     415, "unsupported_media_type"),
+    ("input.transcribe", {"audio_base64": "not base64!", "mime_type": "audio/webm"},
+     422, "invalid_audio"),
+    ("input.transcribe", {"audio_base64": "", "mime_type": "audio/webm"},
+     422, "invalid_audio"),
+    ("input.transcribe", {"audio_base64": base64.b64encode(b"a" * 8193).decode(),
+     "mime_type": "audio/webm"}, 413, "audio_too_large"),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(("op", "params"), NOT_YET_SUPPORTED)
-async def test_ops_not_supported_yet_answer_501_naming_the_op(
-    bare_http: httpx.AsyncClient, op: str, params: dict[str, Any]
+@pytest.mark.parametrize(("op", "params", "status", "code"), REFUSED_BEFORE_STORAGE)
+async def test_json_op_input_over_limits_or_malformed_is_a_4xx_before_storage(
+    bare_http: httpx.AsyncClient,
+    op: str,
+    params: dict[str, Any],
+    status: int,
+    code: str,
 ) -> None:
     body = {"type": op, "params": params}
     CHATKIT_REQUEST.validate_python(body)  # a well-formed request of that op
+    error = await _post(bare_http, body)
+    assert (error.status, error.error) == (status, code)
+
+
+async def test_transcribe_body_may_exceed_the_json_body_limit(
+    bare_http: httpx.AsyncClient,
+) -> None:
+    audio = base64.b64encode(b"\x1aE\xdf\xa3" * 1500).decode()  # 6000 bytes
+    body = {
+        "type": "input.transcribe",
+        "params": {"audio_base64": audio, "mime_type": "audio/webm;codecs=opus"},
+    }
+    assert len(orjson.dumps(body)) > BODY_LIMIT
     response = await bare_http.post("/chatkit", json=body, headers=auth_headers("u1"))
-    assert response.status_code == 501, response.text
-    error = ErrorBody.model_validate_json(response.content)
-    assert error.error == "not_implemented"
-    assert error.detail == f"{op} is not supported yet"
+    # Not refused for size: enqueued, and no worker serves the bare gateway.
+    assert response.status_code == 504, response.text
+    assert ErrorBody.model_validate_json(response.content).error == "worker_timeout"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,10 @@ REAL_SECRET = "a-real-secret-that-is-long-enough-0123456789abcdef"
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("JWT_SECRET", "BETTER_AUTH_SECRET", "CORS_ORIGINS", "ENV"):
+    for name in (
+        "JWT_SECRET", "BETTER_AUTH_SECRET", "CORS_ORIGINS", "ENV",
+        "GATEWAY_ATTACHMENT_MIME_TYPES", "GATEWAY_PUBLIC_URL",
+    ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
 
 
@@ -84,3 +87,45 @@ def test_gateway_knobs_have_the_documented_defaults() -> None:
     assert settings.gateway_keepalive_s == 15
     assert settings.gateway_max_body_bytes == 1024 * 1024
     assert (settings.gateway_host, settings.gateway_port) == ("127.0.0.1", 8000)
+
+
+def test_attachment_and_job_knobs_have_the_documented_defaults() -> None:
+    settings = _settings(env="development")
+    assert settings.gateway_attachment_max_bytes == 10 * 1024 * 1024
+    assert settings.gateway_transcribe_max_bytes == 25 * 1024 * 1024
+    assert settings.gateway_upload_link_ttl_s == 3600
+    assert settings.gateway_sync_job_timeout_s == 30
+    assert settings.gateway_public_url is None
+    assert settings.gateway_attachment_mime_types == [
+        "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf",
+        "text/plain", "text/markdown", "text/csv", "application/json",
+    ]  # fmt: skip
+
+
+def test_attachment_mime_types_are_a_normalised_comma_separated_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEWAY_ATTACHMENT_MIME_TYPES", " Image/PNG, text/plain ,")
+    settings = _settings(env="development")
+    assert settings.gateway_attachment_mime_types == ["image/png", "text/plain"]
+
+
+@pytest.mark.parametrize("types", ["image/svg+xml", "text/plain,image/bmp"])
+def test_image_types_whose_bytes_cannot_be_checked_are_refused(
+    monkeypatch: pytest.MonkeyPatch, types: str
+) -> None:
+    monkeypatch.setenv("GATEWAY_ATTACHMENT_MIME_TYPES", types)
+    with pytest.raises(ValidationError, match="image types are limited"):
+        _settings(env="development")
+
+
+def test_public_url_loses_its_trailing_slash_and_must_be_http(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEWAY_PUBLIC_URL", "https://chat.example/api/")
+    assert _settings(env="development").gateway_public_url == (
+        "https://chat.example/api"
+    )
+    monkeypatch.setenv("GATEWAY_PUBLIC_URL", "chat.example")
+    with pytest.raises(ValidationError, match="GATEWAY_PUBLIC_URL"):
+        _settings(env="development")

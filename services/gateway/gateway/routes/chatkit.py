@@ -1,33 +1,21 @@
 """POST /chatkit: the ChatKit protocol and the simple format on one URL."""
 
-from typing import Any, assert_never
+from typing import Any
 
-from chatkit.types import (
-    Page,
-    StreamingReq,
-    StreamOptions,
-    StreamOptionsEvent,
-    ThreadCreatedEvent,
-    ThreadItemDoneEvent,
-    ThreadsAddClientToolOutputReq,
-    ThreadsAddStructuredInputReq,
-    ThreadsAddUserMessageReq,
-    ThreadsCreateReq,
-    ThreadsCustomActionReq,
-    ThreadsRetryAfterItemReq,
-    ThreadStreamEvent,
-    is_streaming_req,
-)
+from chatkit.types import StreamingReq, is_streaming_req
 from fastapi import APIRouter, Request, Response
 
-from gateway import json_ops, runs, simple_format
-from gateway.auth import CurrentUser, User
-from gateway.errors import busy_event
+from gateway import json_ops, simple_format, streaming_ops
+from gateway.auth import CurrentUser
+from gateway.call import Call
+from gateway.errors import ApiError, busy_event
 from gateway.metrics import REQUESTS
-from gateway.protocol import SimpleReq, parse_request, read_body
+from gateway.protocol import SimpleReq, chatkit_read_limit, parse_sized, read_body
 from gateway.request_context import request_id
+from gateway.runs import ThreadBusyError
 from gateway.sse import chatkit_frames, event_frame, fixed_frames, sse_response
-from gateway.state import State, StateDep
+from gateway.state import StateDep
+from shared.history_client import HistoryNotFound
 
 router = APIRouter(tags=["chatkit"])
 
@@ -74,11 +62,15 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         for status, text in [
             (400, "Not JSON, or an unknown ChatKit type"),
             (401, "Missing, invalid or expired bearer token"),
-            (404, "The thread does not exist for this user"),
-            (413, "Body larger than GATEWAY_MAX_BODY_BYTES"),
-            (422, "Missing or mistyped fields, empty message"),
-            (501, "A ChatKit op this backend does not support yet"),
+            (404, "The thread, item or attachment does not exist for this user"),
+            (409, "The item is not in the state the op needs"),
+            (413, "Body, attachment or audio over its configured limit"),
+            (415, "An attachment or audio type that is not accepted"),
+            (422, "Missing or mistyped fields, empty message, refused action"),
+            (501, "Speech-to-text is not available with this model provider"),
+            (502, "The worker or the speech-to-text provider failed"),
             (503, "Storage or queue unavailable"),
+            (504, "No worker answered a sync action or transcription in time"),
         ]
     },
 }
@@ -93,53 +85,37 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def chatkit(request: Request, user: CurrentUser, state: StateDep) -> Response:
     """Validate the body fully, then answer JSON or start a run and stream it."""
-    raw = await read_body(request, state["settings"].gateway_max_body_bytes)
-    parsed = parse_request(raw)
+    settings = state["settings"]
+    parsed = parse_sized(
+        await read_body(request, chatkit_read_limit(settings)),
+        settings.gateway_max_body_bytes,
+    )
     if isinstance(parsed, SimpleReq):
         REQUESTS.labels(op="simple").inc()
         return await simple_format.respond(state, user, parsed, request_id(request))
     REQUESTS.labels(op=parsed.type).inc()
-    if is_streaming_req(parsed):
-        return await _stream(state, user, parsed, request_id(request))
-    body = await json_ops.answer(parsed, user, state["history"])
+    call = Call.of(request, state, user)
+    try:
+        if is_streaming_req(parsed):
+            return await _stream(call, parsed)
+        body = await json_ops.answer(parsed, call)
+    except ApiError as refused:
+        raise refused.about(parsed.type) from None
+    except HistoryNotFound:
+        raise ApiError(404, "not_found", f"{parsed.type}: thread not found") from None
     return Response(content=body, media_type="application/json")
 
 
-async def _stream(state: State, user: User, req: StreamingReq, rid: str) -> Response:
-    match req:
-        case ThreadsCreateReq():
-            thread_id = None
-        case ThreadsAddUserMessageReq():
-            thread_id = req.params.thread_id
-        case (
-            ThreadsAddClientToolOutputReq()
-            | ThreadsAddStructuredInputReq()
-            | ThreadsRetryAfterItemReq()
-            | ThreadsCustomActionReq()
-        ):
-            raise json_ops.not_implemented(req.type)
-        case _:
-            assert_never(req)
+async def _stream(call: Call, req: StreamingReq) -> Response:
     try:
-        started = await runs.start(state, user, thread_id, req.params.input, rid)
-    except runs.ThreadBusyError:
+        started, opening = await streaming_ops.start(call, req)
+    except ThreadBusyError:
         # Nothing was stored; a 200 stream with one error is what ChatKit shows.
         return sse_response(fixed_frames([event_frame(busy_event())]))
     return sse_response(
         chatkit_frames(
-            _opening_events(started),
+            opening,
             started.subscription,
-            state["settings"].gateway_keepalive_s,
+            call.state["settings"].gateway_keepalive_s,
         )
     )
-
-
-def _opening_events(started: runs.StartedRun) -> list[ThreadStreamEvent]:
-    """The SDK's first frames: thread.created (new thread), user item, options."""
-    events: list[ThreadStreamEvent] = []
-    if started.new_thread is not None:
-        thread = json_ops.thread_response(started.new_thread, Page())
-        events.append(ThreadCreatedEvent(thread=thread))
-    events.append(ThreadItemDoneEvent(item=started.user_item))
-    events.append(StreamOptionsEvent(stream_options=StreamOptions(allow_cancel=True)))
-    return events

@@ -3,16 +3,16 @@
 from datetime import datetime
 from typing import Annotated
 
-from chatkit.types import (
-    ThreadItem,
-)
-from fastapi import APIRouter, Path, Query, Response
+from chatkit.types import FeedbackKind, ThreadItem
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from gateway.auth import CurrentUser
-from gateway.json_ops import MAX_PAGE_SIZE, is_hidden
+from gateway.json_ops import MAX_PAGE_SIZE
 from gateway.protocol import ID_PATTERN
-from gateway.state import HistoryDep
+from gateway.state import HistoryDep, StateDep
+from gateway.upload_links import AttachmentLinks, public_base_url
+from gateway.views import is_hidden
 from shared.history_api import ItemRecord, ThreadRecord, ToolCallRecord
 from shared.history_client import HistoryClient
 
@@ -53,6 +53,8 @@ class ConversationMessage(BaseModel):
     created_at: datetime
     item: ThreadItem
     """The ChatKit thread item as ``items.list`` would return it."""
+    feedback: FeedbackKind | None = None
+    """The caller's ``items.feedback`` verdict on this message, if any."""
 
 
 class ConversationDetail(ConversationSummary):
@@ -71,9 +73,9 @@ def _summary(record: ThreadRecord) -> ConversationSummary:
     )
 
 
-def message_from(record: ItemRecord) -> ConversationMessage:
-    """The REST view of a stored item."""
-    item = record.item
+def message_from(record: ItemRecord, links: AttachmentLinks) -> ConversationMessage:
+    """The REST view of a stored item (attachment previews freshly signed)."""
+    item = links.fresh_item(record.item)
     return ConversationMessage(
         id=item.id,
         role=record.role,
@@ -81,6 +83,7 @@ def message_from(record: ItemRecord) -> ConversationMessage:
         tool_calls=record.tool_calls,
         created_at=item.created_at,
         item=item,
+        feedback=record.feedback,
     )
 
 
@@ -134,14 +137,22 @@ async def list_conversations(
     responses={404: {"description": "No such conversation for this user"}},
 )
 async def get_conversation(
-    conversation_id: ConversationId, user: CurrentUser, history: HistoryDep
+    conversation_id: ConversationId,
+    user: CurrentUser,
+    state: StateDep,
+    request: Request,
 ) -> Response:
     """A conversation and its visible messages, oldest first."""
+    history = state["history"]
     record = await history.get_thread(user.id, conversation_id)
     items = await _all_items(history, user.id, conversation_id)
+    base_url = public_base_url(state["settings"], request)
+    links = AttachmentLinks(state["links"], base_url, user.id)
     detail = ConversationDetail(
         **_summary(record).model_dump(),
-        messages=[message_from(item) for item in items if not is_hidden(item.item)],
+        messages=[
+            message_from(item, links) for item in items if not is_hidden(item.item)
+        ],
     )
     return _json(detail)
 
