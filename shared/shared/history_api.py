@@ -75,17 +75,33 @@ class ItemPage(BaseModel):
     after: str | None = None
 
 
+class RunFence(BaseModel):
+    """Sent with a worker's item writes: refused (409 ``stale_run``) unless the run
+    is still the thread's active run with this token."""
+
+    run_id: str
+    fencing_token: int
+
+
 class ItemWrite(BaseModel):
     """Insert (POST) or upsert (PUT) one item of a thread."""
 
     item: ThreadItem
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    fence: RunFence | None = None
+    """A worker's writes carry its run's fence; a stale run's write is refused."""
 
 
 class AttachmentWrite(BaseModel):
     """Create or overwrite an attachment's metadata."""
 
     attachment: Attachment
+
+
+RunKind = Literal[
+    "create", "add_user_message", "client_tool_output", "structured_input",
+    "retry", "custom_action", "simple",
+]  # fmt: skip
 
 
 class RunOpen(BaseModel):
@@ -103,7 +119,13 @@ class RunOpen(BaseModel):
     truncate_after_item_id: str | None = None
     """``threads.retry_after_item``: every item after this one is deleted."""
     lease_s: int = 1800
-    """A run whose lease expired no longer blocks its thread."""
+    """A run whose lease expired no longer blocks its thread. Until a worker's
+    first heartbeat this is the time the run may wait in the queue."""
+    kind: RunKind = "add_user_message"
+    """What started the run; a reattaching gateway rebuilds its opening frames."""
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    """``Idempotency-Key`` of the request: a second open with the same key (same
+    user) returns the first run (``RunRecord.reused``) and writes nothing."""
 
 
 class RunRecord(BaseModel):
@@ -119,6 +141,16 @@ class RunRecord(BaseModel):
     error: str | None = None
     worker: str | None = None
     """Name of the worker process that picked the run up."""
+    kind: RunKind = "add_user_message"
+    user_item_id: str | None = None
+    """The user item the run was opened with, if any."""
+    lease_expires_at: datetime | None = None
+    cancel_requested: bool = False
+    """Someone asked to stop the run (persisted: pub/sub may drop the signal)."""
+    last_seq: int = 0
+    """Last event sequence number, recorded when the run ends."""
+    reused: bool = False
+    """Only in an ``open_run`` answer: the idempotency key matched this run."""
 
 
 class RunUpdate(BaseModel):
@@ -127,6 +159,22 @@ class RunUpdate(BaseModel):
     status: RunStatus
     error: str | None = None
     worker: str | None = None
+    fencing_token: int | None = None
+    """When set, the update is refused (409 ``stale_run``) unless it matches."""
+    last_seq: int | None = None
+
+
+class RunHeartbeat(BaseModel):
+    """A worker's proof of life: extends the lease if the token is still current."""
+
+    fencing_token: int
+    lease_s: int = Field(default=30, ge=1, le=3600)
+
+
+class ExpiredRuns(BaseModel):
+    """Runs whose lease ran out, just marked failed by ``POST /v1/runs/reap``."""
+
+    data: list[RunRecord] = Field(default_factory=list)
 
 
 class TaskRecord(BaseModel):

@@ -20,7 +20,11 @@ GET      /attachments/{attachment_id}          -                AttachmentWrite 
 DELETE   /attachments/{attachment_id}          -                204 / 404
 POST     /runs                                 RunOpen          201 RunRecord/404/409
 GET      /runs/{run_id}                        -                RunRecord / 404
-PATCH    /runs/{run_id}                        RunUpdate        RunRecord / 404
+PATCH    /runs/{run_id}                        RunUpdate        RunRecord/404/409
+POST     /runs/{run_id}/heartbeat              RunHeartbeat     RunRecord/404/409
+POST     /runs/{run_id}/cancel                 -                RunRecord / 404
+GET      /threads/{thread_id}/runs/latest      -                RunRecord / 404
+POST     /runs/reap  (no user: internal sweep) -                ExpiredRuns
 GET      /tasks                                -                TaskList
 POST     /tasks                                TaskCreate       201 TaskRecord
 PATCH    /tasks/{task_id}                      TaskUpdate       TaskRecord / 404
@@ -39,11 +43,14 @@ from shared.history_api import (
     TOKEN_HEADER,
     USER_HEADER,
     AttachmentWrite,
+    ExpiredRuns,
     FeedbackWrite,
     ItemPage,
     ItemRecord,
     ItemWrite,
     Order,
+    RunFence,
+    RunHeartbeat,
     RunOpen,
     RunRecord,
     RunUpdate,
@@ -105,7 +112,7 @@ class HistoryClient:
         self,
         method: str,
         path: str,
-        user_id: str,
+        user_id: str | None,
         *,
         body: BaseModel | None = None,
         params: dict[str, Any] | None = None,
@@ -120,7 +127,10 @@ class HistoryClient:
             path,
             content=content,
             params={k: v for k, v in (params or {}).items() if v is not None},
-            headers={USER_HEADER: user_id, "content-type": "application/json"},
+            headers={
+                **({USER_HEADER: user_id} if user_id is not None else {}),
+                "content-type": "application/json",
+            },
         )
         if response.status_code == 404:
             raise HistoryNotFound(response.text)
@@ -189,9 +199,10 @@ class HistoryClient:
         thread_id: str,
         item: ThreadItem,
         tool_calls: list[ToolCallRecord] | None = None,
+        fence: RunFence | None = None,
     ) -> None:
-        """Insert an item; ``HistoryConflict`` if its id exists."""
-        body = ItemWrite(item=item, tool_calls=tool_calls or [])
+        """Insert an item; ``HistoryConflict`` if its id exists or the run is stale."""
+        body = ItemWrite(item=item, tool_calls=tool_calls or [], fence=fence)
         await self._call("POST", f"/threads/{thread_id}/items", user_id, body=body)
 
     async def save_item(
@@ -200,9 +211,10 @@ class HistoryClient:
         thread_id: str,
         item: ThreadItem,
         tool_calls: list[ToolCallRecord] | None = None,
+        fence: RunFence | None = None,
     ) -> None:
-        """Insert or overwrite an item by id."""
-        body = ItemWrite(item=item, tool_calls=tool_calls or [])
+        """Insert or overwrite an item by id; ``HistoryConflict`` if run is stale."""
+        body = ItemWrite(item=item, tool_calls=tool_calls or [], fence=fence)
         await self._call(
             "PUT", f"/threads/{thread_id}/items/{item.id}", user_id, body=body
         )
@@ -261,6 +273,30 @@ class HistoryClient:
         """Mark a run running or finished."""
         response = await self._call("PATCH", f"/runs/{run_id}", user_id, body=update)
         return self._parse(response, RunRecord)
+
+    async def heartbeat(
+        self, user_id: str, run_id: str, beat: RunHeartbeat
+    ) -> RunRecord:
+        """Extend the run's lease; ``HistoryConflict`` once the run is stale or over."""
+        response = await self._call(
+            "POST", f"/runs/{run_id}/heartbeat", user_id, body=beat
+        )
+        return self._parse(response, RunRecord)
+
+    async def request_cancel(self, user_id: str, run_id: str) -> RunRecord:
+        """Persist a stop request for an active run; a finished run is unchanged."""
+        response = await self._call("POST", f"/runs/{run_id}/cancel", user_id)
+        return self._parse(response, RunRecord)
+
+    async def latest_run(self, user_id: str, thread_id: str) -> RunRecord:
+        """The thread's active run, else its newest; ``HistoryNotFound`` if none."""
+        response = await self._call("GET", f"/threads/{thread_id}/runs/latest", user_id)
+        return self._parse(response, RunRecord)
+
+    async def reap_expired_runs(self) -> ExpiredRuns:
+        """Mark every run whose lease ran out failed (any user); internal sweep."""
+        response = await self._call("POST", "/runs/reap", None)
+        return self._parse(response, ExpiredRuns)
 
     # tasks
 

@@ -20,6 +20,11 @@ def run_cancel(run_id: str) -> str:
     return f"run:{{{run_id}}}:cancel"
 
 
+def run_control_channel(run_id: str) -> str:
+    """Channel on which a cancel request reaches the worker running the run."""
+    return f"run:{{{run_id}}}:control"
+
+
 def queue_wakeup_channel(queue_name: str) -> str:
     """Channel the gateway publishes to after enqueueing, so workers skip arq's poll."""
     return f"{queue_name}:wakeup"
