@@ -18,7 +18,7 @@ PUT      /threads/{thread_id}/feedback         FeedbackWrite    204 / 404
 PUT      /attachments/{attachment_id}          AttachmentWrite  204
 GET      /attachments/{attachment_id}          -                AttachmentWrite / 404
 DELETE   /attachments/{attachment_id}          -                204 / 404
-POST     /runs                                 RunOpen          201 RunRecord/404/409
+POST     /runs                                 RunOpen          201 (200 reused)/404/409
 GET      /runs/{run_id}                        -                RunRecord / 404
 PATCH    /runs/{run_id}                        RunUpdate        RunRecord/404/409
 POST     /runs/{run_id}/heartbeat              RunHeartbeat     RunRecord/404/409

@@ -25,7 +25,7 @@ def _lifespan(
         pool = await create_pool(settings)
         log.info("database pool open", size_max=settings.history_pool_max)
         try:
-            yield State(pool=pool)
+            yield State(pool=pool, settings=settings)
         finally:
             await pool.close()
             log.info("database pool closed")

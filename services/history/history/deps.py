@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Path, Request
 
 from history.db import Pool
 from history.errors import ApiError
+from history.settings import HistorySettings
 from shared.history_api import TOKEN_HEADER, USER_HEADER
 
 
@@ -15,6 +16,7 @@ class State(TypedDict):
     """What the lifespan hands to every request."""
 
     pool: Pool
+    settings: HistorySettings
 
 
 def _pool(request: Request) -> Pool:
@@ -22,7 +24,13 @@ def _pool(request: Request) -> Pool:
     return pool
 
 
+def _settings(request: Request) -> HistorySettings:
+    settings: HistorySettings = request.state.settings
+    return settings
+
+
 PoolDep = Annotated[Pool, Depends(_pool)]
+SettingsDep = Annotated[HistorySettings, Depends(_settings)]
 
 # Ours are a prefix and 32 hex digits; the bound keeps any id well inside
 # PostgreSQL's index row size, so an absurd id is a 422, not a 500.

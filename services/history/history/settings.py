@@ -21,6 +21,12 @@ class HistorySettings(CommonSettings):
         gt=0,
         description="server-side cap per statement, so a stuck query frees its slot",
     )
+    history_running_lease_s: int = Field(
+        default=30,
+        ge=1,
+        le=86_400,
+        description="lease a run gets when it starts running; heartbeats extend it",
+    )
 
     @model_validator(mode="after")
     def _pool_bounds(self) -> "HistorySettings":

@@ -10,7 +10,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -18,12 +19,20 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
+from chatkit.types import (
+    InferenceOptions,
+    ThreadMetadata,
+    UserMessageItem,
+    UserMessageTextContent,
+)
 
 from history.app import create_app
 from history.db import init_connection
 from history.migrate import migrate
 from history.settings import HistorySettings
+from shared.history_api import RunOpen, RunRecord, RunUpdate
 from shared.history_client import HistoryClient
+from shared.ids import new_id
 
 SERVER_START_TIMEOUT_S = 30.0
 
@@ -184,3 +193,45 @@ def impatient_history_url(migrated_dsn: str) -> Iterator[str]:
     server.start()
     yield server.url
     server.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def queued_run(client: HistoryClient, user_id: str) -> RunRecord:
+    """A queued run of ``user_id`` on a new thread, opened with a user item."""
+    thread = ThreadMetadata(id=new_id("thr"), created_at=datetime.now(UTC))
+    item = UserMessageItem(
+        id=new_id("msg"),
+        thread_id=thread.id,
+        created_at=datetime.now(UTC),
+        content=[UserMessageTextContent(text="hello")],
+        inference_options=InferenceOptions(),
+    )
+    opening = RunOpen(thread_id=thread.id, new_thread=thread, user_item=item)
+    return await client.open_run(user_id, opening)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def running_run(
+    client: HistoryClient, user_id: str, queued_run: RunRecord
+) -> RunRecord:
+    """``queued_run`` picked up by a worker (fenced, as workers do)."""
+    pickup = RunUpdate(
+        status="running", worker="worker-1", fencing_token=queued_run.fencing_token
+    )
+    return await client.update_run(user_id, queued_run.id, pickup)
+
+
+@pytest.fixture
+def expire_lease(
+    db: "asyncpg.Pool[asyncpg.Record]",
+) -> Callable[[str], Awaitable[None]]:
+    """Make a run's lease run out now (as if its worker died), status untouched."""
+
+    async def expire(run_id: str) -> None:
+        await db.execute(
+            "UPDATE runs SET lease_expires_at = now() - interval '1 second'"
+            " WHERE id = $1",
+            run_id,
+        )
+
+    return expire

@@ -12,6 +12,9 @@ from history.store import attachments, feedback, items, runs, tasks, threads
 PACKAGE = Path(__file__).resolve().parents[1] / "history"
 SQL = re.compile(r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM)\b")
 USER_MODULES = [threads, items, feedback, runs, attachments, tasks]
+# Store modules that hold no statement on a user's behalf: the readiness ping,
+# the error types, and the reap sweep over every user's expired runs.
+UNSCOPED_MODULES = {"health", "errors", "reaper"}
 
 
 def _statements(module: ModuleType) -> dict[str, str]:
@@ -47,6 +50,17 @@ def test_every_public_store_function_takes_the_user(module: ModuleType) -> None:
 
     assert functions
     assert all("user_id" in inspect.signature(f).parameters for f in functions)
+
+
+def test_every_store_module_is_user_scoped_or_a_named_exception() -> None:
+    store_modules = {
+        path.stem
+        for path in (PACKAGE / "store").glob("*.py")
+        if path.stem != "__init__"
+    }
+    scoped = {module.__name__.rsplit(".", 1)[-1] for module in USER_MODULES}
+
+    assert store_modules - scoped == UNSCOPED_MODULES
 
 
 def test_no_sql_outside_the_store_package() -> None:

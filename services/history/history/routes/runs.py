@@ -1,51 +1,108 @@
-"""``/v1/runs``: open a run durable-first, read it, move it along."""
+"""``/v1/runs``: open a run durable-first, read it, move it along, keep it alive,
+flag it to stop; the thread's latest run; the internal reap sweep."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from history.deps import IdPath, PoolDep, UserId, check_id
+from history.deps import IdPath, PoolDep, SettingsDep, UserId, check_id
 from history.errors import ApiError
-from history.store import runs
-from shared.history_api import RunOpen, RunRecord, RunUpdate
+from history.store import reaper, runs
+from shared.history_api import ExpiredRuns, RunHeartbeat, RunOpen, RunRecord, RunUpdate
 
-router = APIRouter(prefix="/runs", tags=["runs"])
+router = APIRouter(tags=["runs"])
 
 # A lease longer than this is a mistake (a day of one agent turn).
 MAX_LEASE_S = 86_400
 
 
-def _check_ids(body: RunOpen) -> None:
+def _check_open(body: RunOpen) -> None:
+    if body.new_thread is not None and body.new_thread.id != body.thread_id:
+        raise ApiError(422, "id_mismatch", "new_thread.id differs from thread_id")
     check_id(body.thread_id, "thread_id")
     if body.user_item is not None:
         check_id(body.user_item.id, "user_item.id")
     for n, item in enumerate(body.save_items):
         check_id(item.id, f"save_items.{n}.id")
-
-
-@router.post("", status_code=201)
-async def open_run(body: RunOpen, user_id: UserId, pool: PoolDep) -> RunRecord:
-    """Store the thread, user item and item edits and open a run in one commit.
-
-    404 if the thread or the truncation anchor is not the user's; 409 if the
-    thread is busy or a saved item id belongs to another thread.
-    """
-    if body.new_thread is not None and body.new_thread.id != body.thread_id:
-        raise ApiError(422, "id_mismatch", "new_thread.id differs from thread_id")
-    _check_ids(body)
     if not 1 <= body.lease_s <= MAX_LEASE_S:
         raise ApiError(422, "invalid_lease", f"lease_s must be 1..{MAX_LEASE_S}")
+    if body.idempotency_key == "":
+        raise ApiError(422, "invalid_idempotency_key", "idempotency_key is empty")
+
+
+@router.post(
+    "/runs",
+    status_code=201,
+    responses={200: {"model": RunRecord, "description": "Reused: the key's run"}},
+)
+async def open_run(
+    body: RunOpen, user_id: UserId, pool: PoolDep, response: Response
+) -> RunRecord:
+    """Store the thread, user item and item edits and open a run in one commit.
+
+    201 with the new run; 200 with the earlier run (``reused``, nothing written)
+    when the idempotency key is the user's already. 404 if the thread or the
+    truncation anchor is not the user's; 409 if the thread is busy or a saved
+    item id belongs to another thread.
+    """
+    _check_open(body)
     async with pool.acquire() as conn:
-        return await runs.open_run(conn, user_id, body)
+        run = await runs.open_run(conn, user_id, body)
+    if run.reused:
+        response.status_code = 200
+    return run
 
 
-@router.get("/{run_id}")
+@router.post("/runs/reap")
+async def reap_expired_runs(pool: PoolDep) -> ExpiredRuns:
+    """Fail every user's queued or running run whose lease expired; list them.
+
+    Internal (no user): each expired run is in exactly one sweep's answer.
+    """
+    return ExpiredRuns(data=await reaper.reap_expired_runs(pool))
+
+
+@router.get("/runs/{run_id}")
 async def get_run(run_id: IdPath, user_id: UserId, pool: PoolDep) -> RunRecord:
     """One of the user's runs."""
     return await runs.get_run(pool, user_id, run_id)
 
 
-@router.patch("/{run_id}")
+@router.patch("/runs/{run_id}")
 async def update_run(
-    run_id: IdPath, body: RunUpdate, user_id: UserId, pool: PoolDep
+    run_id: IdPath,
+    body: RunUpdate,
+    user_id: UserId,
+    pool: PoolDep,
+    settings: SettingsDep,
 ) -> RunRecord:
-    """Mark a run running or finished; 409 if it already ended."""
-    return await runs.update_run(pool, user_id, run_id, body)
+    """Mark a run running (lease: ``HISTORY_RUNNING_LEASE_S``) or finished.
+
+    409 ``run_state`` if it cannot move so, 409 ``stale_run`` if the fencing
+    token is given and no longer holds the thread.
+    """
+    return await runs.update_run(
+        pool, user_id, run_id, body, settings.history_running_lease_s
+    )
+
+
+@router.post("/runs/{run_id}/heartbeat")
+async def heartbeat(
+    run_id: IdPath, body: RunHeartbeat, user_id: UserId, pool: PoolDep
+) -> RunRecord:
+    """Extend a live run's lease to at least now + ``lease_s``.
+
+    409 ``stale_run`` once the token no longer holds the thread (wrong token,
+    run over, lease expired). The answer carries ``cancel_requested``.
+    """
+    return await runs.heartbeat(pool, user_id, run_id, body)
+
+
+@router.post("/runs/{run_id}/cancel")
+async def request_cancel(run_id: IdPath, user_id: UserId, pool: PoolDep) -> RunRecord:
+    """Flag an active run to stop (the worker stops it); a finished run is unchanged."""
+    return await runs.request_cancel(pool, user_id, run_id)
+
+
+@router.get("/threads/{thread_id}/runs/latest")
+async def latest_run(thread_id: IdPath, user_id: UserId, pool: PoolDep) -> RunRecord:
+    """The thread's active run, else its newest; 404 if it never had one."""
+    return await runs.latest_run(pool, user_id, thread_id)

@@ -16,3 +16,11 @@ class Conflict(Exception):
         super().__init__(detail)
         self.code = code
         self.detail = detail
+
+
+class StaleRun(Conflict):
+    """A worker's write whose run no longer holds its thread: the fencing token
+    does not match, the run ended, or its lease ran out."""
+
+    def __init__(self) -> None:
+        super().__init__("stale_run", "the run is over or its lease passed to another")

@@ -5,7 +5,7 @@ Each write also bumps the conversation's ``updated_at``, except the bulk deletes
 they only run inside a run open, whose run insert bumps it.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from asyncpg import Record
@@ -13,19 +13,22 @@ from chatkit.types import ThreadItem
 
 from history.db import Executor
 from history.item_columns import content_of, role_of
-from history.store.errors import Conflict, NotFound
+from history.store.errors import Conflict, NotFound, StaleRun
 from history.timestamps import as_utc
 from shared.history_api import ItemPage, ItemRecord, ItemWrite, Order
 
-# $1 thread, $2 user, $3..$9 the row. Answers whether the thread is the user's
-# and whether the row was written, in one statement.
+# $1 thread, $2 user, $3..$8 the row, and for a fenced write $9 run, $10 token.
+# Answers whether the thread is the user's, whether the fence holds and whether
+# the row was written, in one statement.
 WRITE = """
 WITH conv AS (
     SELECT id FROM conversations WHERE id = $1 AND user_id = $2
+), fence AS (
+    {fence}
 ), written AS (
     INSERT INTO messages
         (id, conversation_id, role, content, tool_calls, created_at, item)
-    SELECT $3, conv.id, $4, $5, $6, $7, $8 FROM conv
+    SELECT $3, conv.id, $4, $5, $6, $7, $8 FROM conv, fence
     ON CONFLICT (id) DO {on_conflict}
     RETURNING conversation_id
 ), touched AS (
@@ -33,20 +36,42 @@ WITH conv AS (
     WHERE id IN (SELECT conversation_id FROM written)
     RETURNING id
 )
-SELECT EXISTS (SELECT 1 FROM conv) AS found, EXISTS (SELECT 1 FROM touched) AS written
+SELECT EXISTS (SELECT 1 FROM conv) AS found, EXISTS (SELECT 1 FROM fence) AS fenced,
+    EXISTS (SELECT 1 FROM touched) AS written
 """
-INSERT = WRITE.format(on_conflict="NOTHING")
+NO_FENCE_CLAUSE = "SELECT true"
+# The run must still be the thread's live run with that token. FOR SHARE holds
+# it until the write commits: a reap or a new run's open (which fails this one
+# first) waits for the write, or the write sees the run ended and is refused.
+RUN_FENCE_CLAUSE = """SELECT true FROM runs
+    WHERE id = $9 AND fencing_token = $10 AND conversation_id = $1 AND user_id = $2
+      AND status IN ('queued', 'running') AND lease_expires_at > now()
+    FOR SHARE"""
 # The original created_at and seq stay, so an overwritten item keeps its place.
 OVERWRITE_CLAUSE = """UPDATE SET
         role = EXCLUDED.role,
         content = EXCLUDED.content,
         item = EXCLUDED.item{tool_calls}
     WHERE messages.conversation_id = EXCLUDED.conversation_id"""
-UPSERT = WRITE.format(
-    on_conflict=OVERWRITE_CLAUSE.format(tool_calls=", tool_calls = EXCLUDED.tool_calls")
+WriteMode = Literal["insert", "upsert", "upsert_keeping_calls"]
+CONFLICT_ACTIONS: tuple[tuple[WriteMode, str], ...] = (
+    ("insert", "NOTHING"),
+    (
+        "upsert",
+        OVERWRITE_CLAUSE.format(tool_calls=", tool_calls = EXCLUDED.tool_calls"),
+    ),
+    # For writers that carry no tool calls (a run's edits): an overwrite keeps them.
+    ("upsert_keeping_calls", OVERWRITE_CLAUSE.format(tool_calls="")),
 )
-# For writers that carry no tool calls (a run's edits): an overwrite keeps them.
-UPSERT_KEEPING_CALLS = WRITE.format(on_conflict=OVERWRITE_CLAUSE.format(tool_calls=""))
+
+# Built once: (mode, fenced) -> statement.
+WRITES = {
+    (mode, fenced): WRITE.format(
+        on_conflict=action, fence=RUN_FENCE_CLAUSE if fenced else NO_FENCE_CLAUSE
+    )
+    for mode, action in CONFLICT_ACTIONS
+    for fenced in (False, True)
+}
 
 # The requesting user's feedback rides along (the thread's owner is that user).
 GET = """
@@ -126,7 +151,7 @@ PAGE_QUERIES = {
 
 def _row_values(write: ItemWrite) -> tuple[Any, ...]:
     item = write.item
-    return (
+    values: tuple[Any, ...] = (
         item.id,
         role_of(item),
         content_of(item),
@@ -134,11 +159,15 @@ def _row_values(write: ItemWrite) -> tuple[Any, ...]:
         as_utc(item.created_at),
         item.model_dump(mode="json", by_alias=True),
     )
+    if write.fence is not None:
+        values = (*values, write.fence.run_id, write.fence.fencing_token)
+    return values
 
 
 async def _write(
-    db: Executor, query: str, user_id: str, thread_id: str, write: ItemWrite
+    db: Executor, mode: WriteMode, user_id: str, thread_id: str, write: ItemWrite
 ) -> None:
+    query = WRITES[(mode, write.fence is not None)]
     try:
         row = await db.fetchrow(query, thread_id, user_id, *_row_values(write))
     except asyncpg.ForeignKeyViolationError as exc:
@@ -146,6 +175,8 @@ async def _write(
         raise NotFound("thread") from exc
     if row is None or not row["found"]:
         raise NotFound("thread")
+    if not row["fenced"]:
+        raise StaleRun()
     if not row["written"]:
         raise Conflict("id_taken", "an item with this id already exists")
 
@@ -153,22 +184,24 @@ async def _write(
 async def insert_item(
     db: Executor, user_id: str, thread_id: str, write: ItemWrite
 ) -> None:
-    """Add an item to the user's thread; ``Conflict`` if its id exists."""
-    await _write(db, INSERT, user_id, thread_id, write)
+    """Add an item to the user's thread; ``Conflict`` if its id exists or the
+    write's fence is stale."""
+    await _write(db, "insert", user_id, thread_id, write)
 
 
 async def upsert_item(
     db: Executor, user_id: str, thread_id: str, write: ItemWrite
 ) -> None:
-    """Insert or overwrite an item by id; ``Conflict`` if the id is another thread's."""
-    await _write(db, UPSERT, user_id, thread_id, write)
+    """Insert or overwrite an item by id; ``Conflict`` if the id is another
+    thread's or the write's fence is stale."""
+    await _write(db, "upsert", user_id, thread_id, write)
 
 
 async def save_edited_item(
     db: Executor, user_id: str, thread_id: str, item: ThreadItem
 ) -> None:
     """Upsert an item a run open carries; an overwrite keeps the stored tool calls."""
-    await _write(db, UPSERT_KEEPING_CALLS, user_id, thread_id, ItemWrite(item=item))
+    await _write(db, "upsert_keeping_calls", user_id, thread_id, ItemWrite(item=item))
 
 
 async def delete_items(

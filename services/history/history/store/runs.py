@@ -3,7 +3,12 @@
 Opening locks the conversation row (``SELECT ... FOR UPDATE``), so two
 concurrent opens on one thread run one after the other and the second sees the
 first's run; the partial unique index ``runs_one_active_per_conversation``
-backs this up.
+backs this up. An open with an idempotency key that already names a run of the
+user answers that run (``reused``) and writes nothing.
+
+A worker's writes carry the run's fencing token: an update or heartbeat is
+refused (``stale_run``) once the token no longer holds the thread, that is when
+it does not match, the run ended, or its lease ran out.
 """
 
 import asyncpg
@@ -11,14 +16,18 @@ from asyncpg import Record
 
 from history.db import Connection, Executor
 from history.store import items, threads
-from history.store.errors import Conflict, NotFound
-from shared.history_api import ItemWrite, RunOpen, RunRecord, RunUpdate
+from history.store.errors import Conflict, NotFound, StaleRun
+from shared.events import RunStatus
+from shared.history_api import ItemWrite, RunHeartbeat, RunOpen, RunRecord, RunUpdate
 from shared.ids import new_id
 
 LEASE_EXPIRED = "lease expired"
+ACTIVE_STATUSES: frozenset[RunStatus] = frozenset({"queued", "running"})
+IDEMPOTENCY_INDEX = "runs_user_idempotency_key"
 
 COLUMNS = """id, conversation_id AS thread_id, status, fencing_token, created_at,
-    started_at, finished_at, error, worker"""
+    started_at, finished_at, error, worker, kind, user_item_id, lease_expires_at,
+    cancel_requested_at IS NOT NULL AS cancel_requested, last_seq"""
 
 LOCK_THREAD = "SELECT id FROM conversations WHERE id = $1 AND user_id = $2 FOR UPDATE"
 
@@ -30,7 +39,7 @@ WHERE conversation_id = $1 AND user_id = $2 AND status IN ('queued', 'running')
 
 EXPIRE = """
 UPDATE runs SET status = 'failed', error = $3, finished_at = now()
-WHERE id = $1 AND user_id = $2
+WHERE id = $1 AND user_id = $2 AND status IN ('queued', 'running')
 """
 
 # The conversation's counter makes the fencing token: strictly increasing per thread.
@@ -40,27 +49,60 @@ WITH conv AS (
     WHERE id = $2 AND user_id = $3
     RETURNING id, run_counter
 )
-INSERT INTO runs (id, conversation_id, user_id, status, fencing_token, lease_expires_at)
-SELECT $1, conv.id, $3, 'queued', conv.run_counter, now() + make_interval(secs => $4)
+INSERT INTO runs (id, conversation_id, user_id, status, fencing_token,
+    lease_expires_at, kind, user_item_id, idempotency_key)
+SELECT $1, conv.id, $3, 'queued', conv.run_counter,
+    now() + make_interval(secs => $4), $5, $6, $7
 FROM conv
 RETURNING {COLUMNS}
 """
 
 GET = f"SELECT {COLUMNS} FROM runs WHERE id = $1 AND user_id = $2"
 
+BY_IDEMPOTENCY_KEY = f"""
+SELECT {COLUMNS} FROM runs WHERE user_id = $1 AND idempotency_key = $2
+"""
+
+# Opening a run fails (expires) the thread's previous active run first, so the
+# newest run is the active one whenever there is one.
+LATEST = f"""
+SELECT {COLUMNS} FROM runs WHERE conversation_id = $1 AND user_id = $2
+ORDER BY fencing_token DESC LIMIT 1
+"""
+
 # A run moves queued -> running -> final, or queued -> final; never back.
-# Going to running restarts the lease clock, so queue time does not eat it.
+# Going to running restarts the lease clock with the running lease ($8), so
+# queue time does not eat it. A fenced update ($6) needs a matching token and
+# a live lease.
 UPDATE = f"""
 UPDATE runs SET
     status = $3,
     error = COALESCE($4, error),
     worker = COALESCE($5, worker),
+    last_seq = GREATEST(last_seq, $7::bigint),
     started_at = CASE WHEN $3 = 'running' THEN now() ELSE started_at END,
     finished_at = CASE WHEN $3 = 'running' THEN NULL ELSE now() END,
     lease_expires_at = CASE WHEN $3 = 'running'
-        THEN now() + (lease_expires_at - created_at) ELSE lease_expires_at END
+        THEN now() + make_interval(secs => $8) ELSE lease_expires_at END
 WHERE id = $1 AND user_id = $2 AND $3 <> 'queued'
   AND (status = 'queued' OR (status = 'running' AND $3 <> 'running'))
+  AND ($6::bigint IS NULL OR (fencing_token = $6 AND lease_expires_at > now()))
+RETURNING {COLUMNS}
+"""
+
+# Never shortens a lease (a queued run's may be longer than a heartbeat's).
+HEARTBEAT = f"""
+UPDATE runs SET
+    lease_expires_at = GREATEST(lease_expires_at, now() + make_interval(secs => $4))
+WHERE id = $1 AND user_id = $2 AND fencing_token = $3
+  AND status IN ('queued', 'running') AND lease_expires_at > now()
+RETURNING {COLUMNS}
+"""
+
+# The first request's time stays; a finished run is left as it is.
+CANCEL = f"""
+UPDATE runs SET cancel_requested_at = COALESCE(cancel_requested_at, now())
+WHERE id = $1 AND user_id = $2 AND status IN ('queued', 'running')
 RETURNING {COLUMNS}
 """
 
@@ -69,8 +111,9 @@ def _busy() -> Conflict:
     return Conflict("thread_busy", "the thread already has an active run")
 
 
-def _record(row: Record) -> RunRecord:
-    return RunRecord.model_validate(dict(row))
+def record(row: Record, *, reused: bool = False) -> RunRecord:
+    """A run row (selected as ``COLUMNS``) as the API's model."""
+    return RunRecord.model_validate({**dict(row), "reused": reused})
 
 
 async def _claim_thread(conn: Connection, user_id: str, thread_id: str) -> None:
@@ -104,25 +147,58 @@ async def _edit_items(conn: Connection, user_id: str, run: RunOpen) -> None:
         await items.insert_item(conn, user_id, run.thread_id, write)
 
 
-async def open_run(conn: Connection, user_id: str, run: RunOpen) -> RunRecord:
-    """Store the new thread, the item edits and a new run, all in one transaction.
+async def _insert_run(conn: Connection, user_id: str, run: RunOpen) -> Record | None:
+    try:
+        return await conn.fetchrow(
+            INSERT,
+            new_id("run"),
+            run.thread_id,
+            user_id,
+            float(run.lease_s),
+            run.kind,
+            run.user_item.id if run.user_item is not None else None,
+            run.idempotency_key,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == IDEMPOTENCY_INDEX:
+            raise Conflict("idempotency_key", "a run with this key exists") from exc
+        raise _busy() from exc
 
-    Any failure (busy thread, unknown anchor, foreign item id) rolls it all back.
-    """
+
+async def _open_new(conn: Connection, user_id: str, run: RunOpen) -> RunRecord:
     async with conn.transaction():
         if run.new_thread is not None:
             await threads.insert_thread(conn, user_id, run.new_thread)
         await _claim_thread(conn, user_id, run.thread_id)
         await _edit_items(conn, user_id, run)
-        try:
-            row = await conn.fetchrow(
-                INSERT, new_id("run"), run.thread_id, user_id, float(run.lease_s)
-            )
-        except asyncpg.UniqueViolationError as exc:
-            raise _busy() from exc
+        row = await _insert_run(conn, user_id, run)
     if row is None:
         raise NotFound("thread")
-    return _record(row)
+    return record(row)
+
+
+async def _run_by_key(conn: Connection, user_id: str, key: str) -> RunRecord | None:
+    row = await conn.fetchrow(BY_IDEMPOTENCY_KEY, user_id, key)
+    return None if row is None else record(row, reused=True)
+
+
+async def open_run(conn: Connection, user_id: str, run: RunOpen) -> RunRecord:
+    """Store the new thread, the item edits and a new run, all in one transaction.
+
+    Any failure (busy thread, unknown anchor, foreign item id) rolls it all back.
+    A known idempotency key answers its run (``reused``), even on a busy thread.
+    """
+    key = run.idempotency_key
+    if key is not None and (earlier := await _run_by_key(conn, user_id, key)):
+        return earlier
+    try:
+        return await _open_new(conn, user_id, run)
+    except Conflict:
+        # A concurrent open with the same key committed first: this request
+        # waited for it (thread lock or key index) and lost; answer its run.
+        if key is not None and (earlier := await _run_by_key(conn, user_id, key)):
+            return earlier
+        raise
 
 
 async def get_run(db: Executor, user_id: str, run_id: str) -> RunRecord:
@@ -130,17 +206,88 @@ async def get_run(db: Executor, user_id: str, run_id: str) -> RunRecord:
     row = await db.fetchrow(GET, run_id, user_id)
     if row is None:
         raise NotFound("run")
-    return _record(row)
+    return record(row)
+
+
+async def latest_run(db: Executor, user_id: str, thread_id: str) -> RunRecord:
+    """The thread's active run, else its newest; ``NotFound`` if it has none."""
+    row = await db.fetchrow(LATEST, thread_id, user_id)
+    if row is None:
+        raise NotFound("run")
+    return record(row)
+
+
+def _is_allowed_move(current: RunStatus, target: RunStatus) -> bool:
+    return target != "queued" and (
+        current == "queued" or (current == "running" and target != "running")
+    )
+
+
+def _refusal(current: RunRecord, update: RunUpdate) -> Conflict:
+    """Why ``update`` did not apply to ``current``: stale token/lease, or the move."""
+    if update.fencing_token is not None and (
+        current.fencing_token != update.fencing_token
+        or current.status not in ACTIVE_STATUSES
+        # An allowed move by the right token on a live run only fails on the lease.
+        or _is_allowed_move(current.status, update.status)
+    ):
+        return StaleRun()
+    return Conflict(
+        "run_state", f"a {current.status} run cannot become {update.status}"
+    )
+
+
+def _is_repeated_end(current: RunRecord, update: RunUpdate) -> bool:
+    # A worker retries its final update when the answer was lost; the first landed.
+    return (
+        update.fencing_token == current.fencing_token
+        and current.status == update.status
+        and current.status not in ACTIVE_STATUSES
+    )
 
 
 async def update_run(
-    db: Executor, user_id: str, run_id: str, update: RunUpdate
+    db: Executor, user_id: str, run_id: str, update: RunUpdate, running_lease_s: int
 ) -> RunRecord:
-    """Move a run on; ``Conflict`` if it already ended (or is running already)."""
+    """Move a run on; ``Conflict`` if it cannot move so or its token is stale.
+
+    Moving to ``running`` sets the lease to now + ``running_lease_s``.
+    """
     row = await db.fetchrow(
-        UPDATE, run_id, user_id, update.status, update.error, update.worker
+        UPDATE,
+        run_id,
+        user_id,
+        update.status,
+        update.error,
+        update.worker,
+        update.fencing_token,
+        update.last_seq,
+        float(running_lease_s),
     )
     if row is not None:
-        return _record(row)
+        return record(row)
     current = await get_run(db, user_id, run_id)
-    raise Conflict("run_state", f"a {current.status} run cannot become {update.status}")
+    if _is_repeated_end(current, update):
+        return current
+    raise _refusal(current, update)
+
+
+async def heartbeat(
+    db: Executor, user_id: str, run_id: str, beat: RunHeartbeat
+) -> RunRecord:
+    """Extend a live run's lease; ``Conflict`` (stale) if the token lost the thread."""
+    row = await db.fetchrow(
+        HEARTBEAT, run_id, user_id, beat.fencing_token, float(beat.lease_s)
+    )
+    if row is not None:
+        return record(row)
+    await get_run(db, user_id, run_id)
+    raise StaleRun()
+
+
+async def request_cancel(db: Executor, user_id: str, run_id: str) -> RunRecord:
+    """Flag an active run to stop; a finished run is answered unchanged."""
+    row = await db.fetchrow(CANCEL, run_id, user_id)
+    if row is not None:
+        return record(row)
+    return await get_run(db, user_id, run_id)
