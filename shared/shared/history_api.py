@@ -162,6 +162,8 @@ class RunUpdate(BaseModel):
     fencing_token: int | None = None
     """When set, the update is refused (409 ``stale_run``) unless it matches."""
     last_seq: int | None = None
+    lease_s: int | None = Field(default=None, ge=1, le=3600)
+    """Moving to ``running``: the lease the worker asks for (else history's default)."""
 
 
 class RunHeartbeat(BaseModel):

@@ -1,7 +1,7 @@
 """ChatKitClient: one user talking to a ChatKit endpoint, every answer validated."""
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
@@ -62,9 +62,11 @@ from testkit.chatkit_sse import (
     TRANSCRIPTION,
     ChatKitStream,
     SimpleStream,
+    SseRead,
     encode_body,
     expect_sse,
     parse_sse,
+    read_sse,
     validate_chatkit_frames,
     validate_simple_frames,
 )
@@ -79,6 +81,17 @@ def user_input(text: str, attachments: Sequence[str] = ()) -> UserMessageInput:
     )
 
 
+def create_req(text: str) -> ThreadsCreateReq:
+    """The ``threads.create`` request for one user text."""
+    return ThreadsCreateReq(params=ThreadCreateParams(input=user_input(text)))
+
+
+def add_message_req(thread_id: str, text: str) -> ThreadsAddUserMessageReq:
+    """The ``threads.add_user_message`` request for one user text."""
+    params = ThreadAddUserMessageParams(thread_id=thread_id, input=user_input(text))
+    return ThreadsAddUserMessageReq(params=params)
+
+
 class ChatKitClient:
     """Talks to one gateway's ``/chatkit`` as one user."""
 
@@ -89,21 +102,56 @@ class ChatKitClient:
         self.path = path
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
-    async def post(self, body: BaseModel | Mapping[str, Any] | bytes) -> httpx.Response:
+    async def post(
+        self,
+        body: BaseModel | Mapping[str, Any] | bytes,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
         """POST any body and read the whole answer (no validation)."""
         return await self.http.post(
             self.path,
             content=encode_body(body),
-            headers={**self.headers, "Content-Type": "application/json"},
+            headers={
+                **self.headers,
+                "Content-Type": "application/json",
+                **(headers or {}),
+            },
             timeout=STREAM_TIMEOUT,
         )
 
-    async def stream(self, body: BaseModel | Mapping[str, Any]) -> ChatKitStream:
+    async def stream(
+        self,
+        body: BaseModel | Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+    ) -> ChatKitStream:
         """POST a streaming op; expect 200 SSE; validate every frame."""
-        response = await self.post(body)
+        response = await self.post(body, headers)
         expect_sse(response)
         sse = parse_sse(response.text)
         return ChatKitStream(response, sse, validate_chatkit_frames(sse))
+
+    async def open(
+        self,
+        body: BaseModel | Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        stop_when: Callable[[SseRead], bool] | None = None,
+        into: SseRead | None = None,
+    ) -> SseRead:
+        """POST a streaming op and read it as it arrives (see ``read_sse``)."""
+        return await read_sse(
+            self.http,
+            "POST",
+            self.path,
+            headers={
+                **self.headers,
+                "Content-Type": "application/json",
+                **(headers or {}),
+            },
+            content=encode_body(body),
+            stop_when=stop_when,
+            into=into,
+        )
 
     async def create_thread(
         self, text: str, attachments: Sequence[str] = ()

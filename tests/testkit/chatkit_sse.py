@@ -6,8 +6,10 @@ read into the models below. A frame that does not validate fails the test at
 once, with the frame in the message.
 """
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -83,10 +85,11 @@ def parse_sse(text: str) -> SseBody:
 
 
 class SimpleThread(BaseModel):
-    """First event: the conversation the answer belongs to."""
+    """First event: the conversation the answer belongs to (and the run's id)."""
 
     type: Literal["thread"]
     thread_id: str
+    run_id: str | None = None
 
 
 class SimpleText(BaseModel):
@@ -237,3 +240,145 @@ def expect_sse(response: httpx.Response) -> None:
     assert response.status_code == 200, (response.status_code, response.text)
     content_type = response.headers.get("content-type", "")
     assert content_type.startswith("text/event-stream"), content_type
+
+
+# --- reading a stream as it arrives -----------------------------------------------
+
+READ_POLL_S = 0.02
+
+
+@dataclass
+class SseRead:
+    """A streaming answer read frame by frame, possibly cut short by the reader.
+
+    Filled while the read runs, so a test can watch it from another task with
+    ``wait_for``.
+    """
+
+    status: int = 0
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
+    frames: list[SseFrame] = field(default_factory=list)
+    body: str = ""
+    """The whole body of an answer that is not a 200 event stream."""
+    ended: bool = False
+    """The server closed the stream (not the reader, not a broken connection)."""
+    cut: bool = False
+    """The reader disconnected on purpose (``stop_when`` held)."""
+    broken: str | None = None
+    """The transport error that ended the read, if any."""
+    done: bool = False
+    """The read is over, for whatever reason."""
+
+    @property
+    def ids(self) -> list[int]:
+        """The ``id:`` values of the frames that carry one, in order."""
+        return [int(frame.id) for frame in self.frames if frame.id is not None]
+
+    @property
+    def last_id(self) -> int | None:
+        """The last ``id:`` seen (what a browser sends back as Last-Event-ID)."""
+        ids = self.ids
+        return ids[-1] if ids else None
+
+    def header(self, name: str) -> str | None:
+        """A response header, None when absent."""
+        value: str | None = self.headers.get(name)
+        return value
+
+    def chatkit_events(self) -> list[ThreadStreamEvent]:
+        """Every frame validated as a ChatKit event."""
+        return validate_chatkit_frames(SseBody(frames=list(self.frames)))
+
+    def simple_events(self) -> list[SimpleEvent]:
+        """Every frame validated as a simple-format event (``[DONE]`` skipped)."""
+        return validate_simple_frames(SseBody(frames=list(self.frames)))[0]
+
+    async def wait_for(
+        self, condition: Callable[["SseRead"], bool], *, within_s: float, what: str
+    ) -> None:
+        """Poll until ``condition`` holds; fail if the read ends or time runs out."""
+        deadline = time.monotonic() + within_s
+        while not condition(self):
+            assert not self.done, f"stream ended before {what}: {self.frames[-3:]}"
+            assert time.monotonic() < deadline, f"no {what} after {within_s} s"
+            await asyncio.sleep(READ_POLL_S)
+
+
+async def read_sse(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    content: bytes | None = None,
+    params: Mapping[str, str | int] | None = None,
+    stop_when: Callable[[SseRead], bool] | None = None,
+    into: SseRead | None = None,
+    http_timeout: httpx.Timeout = STREAM_TIMEOUT,
+) -> SseRead:
+    """Read a streaming answer frame by frame; disconnect once ``stop_when`` holds.
+
+    Leaving early closes the connection, as a reloaded page or a lost network
+    does. A broken connection ends the read (``broken``) instead of raising.
+    """
+    read = into or SseRead()
+    try:
+        async with http.stream(
+            method,
+            url,
+            headers=dict(headers or {}),
+            content=content,
+            params=dict(params or {}),
+            timeout=http_timeout,
+        ) as response:
+            read.status, read.headers = response.status_code, response.headers
+            if not _is_event_stream(response):
+                read.body = (await response.aread()).decode(errors="replace")
+                read.ended = True
+                return read
+            await _read_frames(response, read, stop_when)
+    except httpx.TransportError as exc:
+        read.broken = f"{type(exc).__name__}: {exc}"
+    finally:
+        read.done = True
+    return read
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "")
+    return response.status_code == 200 and content_type.startswith("text/event-stream")
+
+
+async def _read_frames(
+    response: httpx.Response,
+    read: SseRead,
+    stop_when: Callable[[SseRead], bool] | None,
+) -> None:
+    async for frame in iter_frames(response):
+        read.frames.append(frame)
+        if stop_when is not None and stop_when(read):
+            read.cut = True
+            return
+    read.ended = True
+
+
+def text_delta_frames(read: SseRead) -> int:
+    """How many frames so far carry answer text (ChatKit deltas or simple text)."""
+    return sum(1 for frame in read.frames if _is_text(frame))
+
+
+def _is_text(frame: SseFrame) -> bool:
+    return (
+        '"assistant_message.content_part.text_delta"' in frame.data
+        or frame.data.startswith('{"type":"text"')
+    )
+
+
+def after_frames(count: int) -> Callable[[SseRead], bool]:
+    """A ``stop_when``: once ``count`` frames of any kind arrived."""
+    return lambda read: len(read.frames) >= count
+
+
+def after_text_frames(count: int) -> Callable[[SseRead], bool]:
+    """A ``stop_when``: once ``count`` frames of answer text arrived."""
+    return lambda read: text_delta_frames(read) >= count

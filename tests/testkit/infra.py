@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import redis
@@ -90,6 +90,25 @@ def with_database(dsn: str, database: str) -> str:
     """The same server DSN pointing at another database (TCP or socket form)."""
     parts = urlsplit(dsn)
     return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def postgres_address(dsn: str) -> tuple[str, int] | str:
+    """Where a DSN's server listens: ``(host, port)``, or a unix socket's path."""
+    parts = urlsplit(dsn)
+    port = parts.port or 5432
+    if parts.hostname:
+        return parts.hostname, port
+    query = dict(parse_qsl(parts.query))
+    return f"{query['host']}/.s.PGSQL.{query.get('port', port)}"
+
+
+def with_tcp_address(dsn: str, host: str, port: int) -> str:
+    """The same DSN (user, password, database) reaching the server at host:port."""
+    parts = urlsplit(dsn)
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@{host}:{port}" if credentials else f"{host}:{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("host", "port")]
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
 
 
 @contextlib.contextmanager

@@ -1,11 +1,14 @@
 """The scripted model's behaviour: what it answers, decided from the request alone.
 
 Rules, applied to the LAST input item:
-- a tool result -> text ``Tool said: <output>``;
+- a tool result -> text ``Tool said: <output>`` (paced like the user message's
+  slow marker asks, see below);
 - otherwise the last user message:
   - its text contains ``[fail]`` -> HTTP 500 whose body holds a fake secret;
   - its text contains ``[slow]`` -> the usual answer, its events paced
     ``SLOW_PACE_S`` apart (a run that lasts long enough to be watched);
+    ``[slow:<seconds>]`` paces them that many seconds apart instead (at most
+    ``MAX_PACE_S``), for a test that needs a longer run;
   - it carries image or file parts -> text ``I see <N> attachment(s).``;
   - ``add task <title>`` / ``list tasks`` / ``complete task <id>`` /
     ``delete task <id>`` / ``what is my timezone`` (``get_user_timezone``) /
@@ -26,6 +29,8 @@ FAIL_MARKER = "[fail]"
 FAKE_SECRET = "sk-test-SECRET-should-not-leak"
 SLOW_MARKER = "[slow]"
 SLOW_PACE_S = 0.1
+MAX_PACE_S = 5.0
+_SLOW_PATTERN = re.compile(r"\[slow(?::(?P<pace>\d+(?:\.\d+)?))?\]")
 
 JSONObject = dict[str, Any]
 
@@ -101,7 +106,8 @@ _COMMANDS = (
 def decide(turn: Turn) -> Reply:
     """The reply the scripted model gives for this turn."""
     if turn.last == "tool_result":
-        return TextReply(f"Tool said: {turn.tool_output}")
+        pace_s = slow_pace(turn.user_text)
+        return TextReply(f"Tool said: {turn.tool_output}", pace_s=pace_s)
     if FAIL_MARKER in turn.user_text:
         return FailReply(500, _failure_body())
     if turn.attachments:
@@ -111,9 +117,21 @@ def decide(turn: Turn) -> Reply:
         if match and command.tool in turn.tools:
             return ToolCallReply(command.tool, _arguments(command, match, turn))
     echo = f"Echo: {turn.user_text} (user turns: {turn.user_turns})"
-    if SLOW_MARKER in turn.user_text:
-        return TextReply(echo, pace_s=SLOW_PACE_S)
-    return TextReply(echo)
+    return TextReply(echo, pace_s=slow_pace(turn.user_text))
+
+
+def slow_marker(pace_s: float) -> str:
+    """The marker that paces an answer's events ``pace_s`` seconds apart."""
+    return f"[slow:{pace_s:g}]"
+
+
+def slow_pace(text: str) -> float:
+    """Seconds between streamed events asked for by a slow marker in ``text``."""
+    match = _SLOW_PATTERN.search(text)
+    if match is None:
+        return 0.0
+    pace = match.group("pace")
+    return min(float(pace), MAX_PACE_S) if pace else SLOW_PACE_S
 
 
 def _failure_body() -> JSONObject:

@@ -134,6 +134,12 @@ class ManagedProcess:
             self._signal_group(signal.SIGKILL)
         return self.popen.returncode
 
+    def kill(self, timeout: float = 10.0) -> int:
+        """SIGKILL the child's group at once (a crash, not a shutdown); reap it."""
+        _running.discard(self)
+        self._signal_group(signal.SIGKILL)
+        return self.popen.wait(timeout)
+
     def _signal_group(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, sig)

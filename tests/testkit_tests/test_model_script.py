@@ -3,6 +3,7 @@
 import json
 
 from testkit.model_script import (
+    MAX_PACE_S,
     FailReply,
     TextReply,
     ToolCallReply,
@@ -10,6 +11,8 @@ from testkit.model_script import (
     chat_turn,
     decide,
     responses_turn,
+    slow_marker,
+    slow_pace,
     split_deltas,
 )
 
@@ -177,3 +180,14 @@ def test_a_tool_result_wins_over_attachments_of_the_last_user_message() -> None:
 def test_slow_marker_answers_the_usual_echo_at_a_slow_pace() -> None:
     reply = decide(responses_turn({"input": "take your time [slow]"}))
     assert reply == TextReply("Echo: take your time [slow] (user turns: 1)", 0.1)
+
+
+def test_slow_marker_with_seconds_paces_the_answer_that_many_seconds() -> None:
+    text = f"a long one {slow_marker(0.25)}"
+    reply = decide(responses_turn({"input": text}))
+    assert reply == TextReply(f"Echo: {text} (user turns: 1)", 0.25)
+
+
+def test_slow_marker_pace_is_capped() -> None:
+    assert slow_pace("[slow:999]") == MAX_PACE_S
+    assert slow_pace("no marker here") == 0.0

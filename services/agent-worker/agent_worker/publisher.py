@@ -1,31 +1,42 @@
 """Number a run's events, merge text deltas, and send them to Redis.
 
-Every flush is one pipeline: a PUBLISH on the run's channel and an XADD to the
-run's log per message (plus EXPIRE on the log at the first flush and the last).
-Log entries use the stream id `<seq>-0` and one field, `data`, holding the same
-bytes as the PUBLISH, so a reader resumes after a Last-Event-ID with
-`XRANGE run_log (<seq>-0 +`.
+Every flush is one `shared.run_log.append` pipeline: a PUBLISH on the run's
+channel and an XADD to the run's log per message, which defines the log format.
 
 Text deltas of one message part are merged. The first delta of a burst goes out
 at once (it is the user's first token); later ones wait at most `coalesce_s`.
 Any other event first flushes the merged deltas, then goes out itself.
+
+Redis trouble never fails the turn: messages that could not be sent wait in a
+bounded backlog (still numbered, so the sequence has no gap) and go out with
+the next flush once Redis answers again, minus those the log shows landed.
+Once the run's lease is lost nothing more is published.
 """
 
 import asyncio
 import time
 from dataclasses import dataclass
 
+import structlog
 from chatkit.types import (
     AssistantMessageContentPartTextDelta,
     ThreadItemUpdatedEvent,
     ThreadStreamEvent,
 )
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from shared.events import RunEnded, RunEvent, RunStatus, ToolActivity, dump_run_message
-from shared.redis_keys import run_events_channel, run_log
+from shared import run_log
+from shared.events import RunEnded, RunEvent, RunStatus, ToolActivity
 
-LOG_FIELD = "data"
+from .lease import Lease
+
+RETRY_EVERY_S = 0.5
+"""While Redis is unreachable, a flush tries it again at most this often."""
+END_RETRY_S = 5.0
+"""How long the end of a run waits for Redis to take its backlog."""
+
+log = structlog.get_logger("agent_worker.publisher")
 
 
 @dataclass
@@ -52,27 +63,39 @@ class RunPublisher:
         coalesce_s: float,
         log_maxlen: int,
         log_ttl_s: int,
+        lease: Lease | None = None,
     ) -> None:
         self._redis = redis
         self._run_id = run_id
-        self._channel = run_events_channel(run_id)
-        self._log = run_log(run_id)
         self._coalesce_s = coalesce_s
         self._log_maxlen = log_maxlen
         self._log_ttl_s = log_ttl_s
+        self._lease = lease
         self._seq = 0
         self._pending: _Delta | None = None
         self._last_delta_flush = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
         self._timer_flush: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self._log_expires = False
         self._timer_error: Exception | None = None
+        self._unsent: list[RunEvent | RunEnded] = []
+        self._paused = False
+        self._next_try = 0.0
 
     @property
     def last_seq(self) -> int:
-        """Sequence number of the last message sent."""
+        """Sequence number of the last message numbered (sent or waiting)."""
         return self._seq
+
+    @property
+    def next_seq(self) -> int:
+        """Sequence number the next message gets (after `flush`: the RunEnded)."""
+        return self._seq + 1
+
+    @property
+    def paused(self) -> bool:
+        """Redis refused the last attempt: messages wait in the backlog."""
+        return self._paused
 
     async def publish(
         self, event: ThreadStreamEvent, tool: ToolActivity | None = None
@@ -92,9 +115,20 @@ class RunPublisher:
             self._pending = _Delta(*delta)
         self._schedule()
 
+    async def flush(self) -> None:
+        """Send the held deltas now."""
+        await self._flush()
+
     async def end(self, status: RunStatus) -> None:
-        """Flush what is held, then send RunEnded."""
+        """Flush what is held, send RunEnded, and wait a little for a lost Redis."""
         await self._flush(end=status)
+        deadline = time.monotonic() + END_RETRY_S
+        while self._unsent and time.monotonic() < deadline and not self._lease_lost():
+            await asyncio.sleep(max(self._next_try - time.monotonic(), 0.0))
+            async with self._lock:
+                await self._send_backlog()
+        if self._unsent:
+            log.warning("run end not published", backlog=len(self._unsent))
 
     async def aclose(self) -> None:
         """Stop the timer; held deltas are dropped (call `end` first)."""
@@ -151,7 +185,8 @@ class RunPublisher:
                     RunEnded(run_id=self._run_id, seq=self._seq, status=end)
                 )
             if messages:
-                await self._send(messages, expire=end is not None)
+                self._unsent.extend(messages)
+                await self._send_backlog()
 
     def _numbered(
         self, event: ThreadStreamEvent, tool: ToolActivity | None
@@ -159,22 +194,52 @@ class RunPublisher:
         self._seq += 1
         return RunEvent(run_id=self._run_id, seq=self._seq, event=event, tool=tool)
 
-    async def _send(self, messages: list[RunEvent | RunEnded], *, expire: bool) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for message in messages:
-                data = dump_run_message(message)
-                pipe.publish(self._channel, data)
-                pipe.xadd(
-                    self._log,
-                    {LOG_FIELD: data},
-                    id=f"{message.seq}-0",
+    def _lease_lost(self) -> bool:
+        return self._lease is not None and self._lease.lost
+
+    async def _send_backlog(self) -> None:
+        """Send every unsent message, unless the lease is gone or Redis rests."""
+        if self._lease_lost():
+            self._unsent.clear()
+            return
+        if self._paused and time.monotonic() < self._next_try:
+            return
+        try:
+            if self._paused:
+                await self._skip_landed()
+            if self._unsent:
+                await run_log.append(
+                    self._redis,
+                    self._run_id,
+                    self._unsent,
                     maxlen=self._log_maxlen,
-                    approximate=True,
+                    ttl_s=self._log_ttl_s,
                 )
-            if expire or not self._log_expires:
-                pipe.expire(self._log, self._log_ttl_s)
-                self._log_expires = True
-            await pipe.execute()
+        except (RedisError, OSError) as error:
+            self._pause(error)
+            return
+        if self._paused:
+            log.info("publishing resumed", run_id=self._run_id, seq=self._seq)
+            self._paused = False
+        self._unsent.clear()
+
+    async def _skip_landed(self) -> None:
+        """Drop what the log already holds: a broken pipeline may have half run."""
+        landed = await run_log.last_seq(self._redis, self._run_id)
+        self._unsent = [m for m in self._unsent if m.seq > landed]
+
+    def _pause(self, error: Exception) -> None:
+        if not self._paused:
+            log.warning(
+                "publishing paused",
+                run_id=self._run_id,
+                error_type=type(error).__name__,
+                error=str(error)[:200],
+            )
+        self._paused = True
+        self._next_try = time.monotonic() + RETRY_EVERY_S
+        # Older messages would be trimmed from the log anyway.
+        del self._unsent[: max(len(self._unsent) - self._log_maxlen, 0)]
 
 
 def _text_delta(event: ThreadStreamEvent) -> tuple[str, int, str] | None:

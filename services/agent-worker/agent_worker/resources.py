@@ -9,10 +9,14 @@ from shared.history_client import HistoryClient
 
 from .agent import build_app
 from .agent_app import AgentApp
+from .control import ControlChannel
 from .providers import ModelChoice, choose_model
+from .reaper import Reaper
 from .settings import AgentWorkerSettings
 
 PUBLISHER_CLIENT_NAME = "agent-worker.publisher"
+PUBLISH_TIMEOUT_S = 5.0
+"""A Redis that stops answering pauses publishing instead of hanging a turn."""
 RESOURCES_KEY = "agent_worker.resources"
 """Key of the WorkerResources in arq's ctx dict."""
 
@@ -28,9 +32,19 @@ class WorkerResources:
     app: AgentApp
     blobs: AttachmentBlobs
     """Attachment bytes, read into the model input."""
+    control: ControlChannel
+    """Cancel signals of the runs this process serves."""
+    reaper: Reaper
+
+    async def start(self) -> None:
+        """Connect the control channel and start the reaper loop."""
+        await self.control.start()
+        self.reaper.start()
 
     async def aclose(self) -> None:
-        """Close every client."""
+        """Stop the loops, close every client."""
+        await self.reaper.stop()
+        await self.control.stop()
         await self.history.aclose()
         await self.redis.aclose()
         await self.model.aclose()
@@ -39,13 +53,22 @@ class WorkerResources:
 def open_resources(settings: AgentWorkerSettings) -> WorkerResources:
     """Build the shared clients, the model and the agent app from settings."""
     model = choose_model(settings)
+    history = HistoryClient(
+        settings.history_url, internal_token=settings.internal_token
+    )
+    redis = Redis.from_url(
+        settings.redis_url,
+        client_name=PUBLISHER_CLIENT_NAME,
+        socket_timeout=PUBLISH_TIMEOUT_S,
+        socket_connect_timeout=PUBLISH_TIMEOUT_S,
+    )
     return WorkerResources(
         settings=settings,
-        history=HistoryClient(
-            settings.history_url, internal_token=settings.internal_token
-        ),
-        redis=Redis.from_url(settings.redis_url, client_name=PUBLISHER_CLIENT_NAME),
+        history=history,
+        redis=redis,
         model=model,
         app=build_app(settings.agent, model.model),
         blobs=open_blobs(settings),
+        control=ControlChannel(settings.redis_url),
+        reaper=Reaper(history, redis, settings),
     )

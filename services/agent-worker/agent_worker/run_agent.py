@@ -5,6 +5,15 @@ Load the thread, then by the job's op: run the agent on its stored items
 translate the stream to our events, persist every done/replaced/removed item
 through history BEFORE publishing it, and end with RunEnded.
 
+The run is leased: pickup marks it running with its fencing token, a guard
+task heartbeats it, and every item write carries the fence. A heartbeat or
+write answered 409 means the run is no longer ours: the turn stops at once and
+writes and publishes nothing more (the reaper of whoever finds the lease
+expired ends its stream). A cancel (control channel message, cancel key, or
+the heartbeat's persisted flag) stops the model, stores the partial assistant
+messages (published as done) and chatkit's hidden "cancelled" note, then ends
+the run `cancelled`.
+
 A `CustomStreamError` / `StreamError` raised by the app is the app's answer,
 as in `ChatKitServer`: its ChatKit error event, then a completed run. Any other
 failure becomes a generic error event (never the provider's text), a failed
@@ -13,15 +22,12 @@ run record and RunEnded(status="failed").
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import time
 from datetime import UTC, datetime
-from typing import Any, Literal, assert_never
+from typing import Any, Literal
 
 import structlog
-from agents import Runner
-from chatkit.agents import AgentContext, stream_agent_response
-from chatkit.errors import BaseStreamError, CustomStreamError, ErrorCode, StreamError
+from chatkit.errors import BaseStreamError
 from chatkit.types import (
     DurationSummary,
     ErrorEvent,
@@ -29,35 +35,31 @@ from chatkit.types import (
     ThreadItemRemovedEvent,
     ThreadItemReplacedEvent,
     ThreadStreamEvent,
-    WidgetItem,
     WorkflowItem,
 )
 
-from shared.history_api import (
-    ItemRecord,
-    RunRecord,
-    RunUpdate,
-    ThreadRecord,
-    ToolCallRecord,
-)
-from shared.history_client import HistoryConflict, HistoryNotFound
-from shared.jobs import CustomActionOp, RespondOp, RunJob
+from shared.events import RunStatus
+from shared.history_api import RunRecord, RunUpdate, ToolCallRecord
+from shared.jobs import RunJob
 
-from .agent_app import NO_ACTION_HANDLER
-from .agent_input import build_agent_input
-from .attachment_input import AttachmentParts
+from .lease import Lease
+from .pending_messages import PendingMessages
 from .publisher import RunPublisher
 from .redaction import redacted_error, worker_secrets
 from .resources import RESOURCES_KEY, WorkerResources
+from .run_end import cancelled_note, error_event, fail_unloaded
+from .run_guard import RunGuard, StopReason
+from .run_writes import LeaseLostError, RunWriter
 from .tool_activity import ToolActivityHooks
 from .translate import Outgoing, Translator, as_utc
-from .turn_context import TurnAgentContext, TurnContext
+from .turn_sources import Loaded, TurnSource, load
 from .turn_store import TurnStore
 
-ITEMS_PAGE = 100
 HIDDEN_TYPES = frozenset({"hidden_context_item", "sdk_hidden_context"})
+HALT_GRACE_S = 2.0
+"""After asking the SDK to stop, how long its stream may take to end by itself."""
 
-JobOutcome = Literal["completed", "failed", "skipped"]
+JobOutcome = Literal["completed", "failed", "cancelled", "lost", "skipped"]
 
 log = structlog.get_logger("agent_worker.run_agent")
 
@@ -81,177 +83,230 @@ def parse_job(payload: object) -> RunJob:
 
 async def run_turn(resources: WorkerResources, job: RunJob) -> JobOutcome:
     """Run the turn unless its run was already handled."""
-    turn = Turn(resources, job)
     try:
-        loaded = await turn.load()
-    except Exception as error:
-        # A vanished run has no record left to mark; anything else gets marked.
-        await turn.fail(error, record_run=not isinstance(error, HistoryNotFound))
-        return "failed"
-    if loaded.run.status != "queued":
-        log.warning("run skipped", status=loaded.run.status)
-        return "skipped"
-    pickup_ms = (datetime.now(UTC) - job.enqueued_at).total_seconds() * 1000
-    log.info("run started", op=job.op.type, pickup_ms=round(pickup_ms, 2))
-    return await turn.run(loaded)
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """What a turn reads from history before it starts."""
-
-    run: RunRecord
-    thread: ThreadRecord
-    records: list[ItemRecord]
+        try:
+            loaded = await load(resources, job)
+        except Exception as error:
+            await fail_unloaded(resources, job, error)
+            return "failed"
+        if loaded.run.status != "queued":
+            log.warning("run skipped", status=loaded.run.status)
+            return "skipped"
+        pickup_ms = (datetime.now(UTC) - job.enqueued_at).total_seconds() * 1000
+        log.info("run started", op=job.op.type, pickup_ms=round(pickup_ms, 2))
+        return await Turn(resources, job, loaded).run()
+    finally:
+        await resources.control.unwatch(job.run_id)
 
 
 class Turn:
-    """One run's state: publisher, translator, tool hooks and held items."""
+    """One run's state: lease, publisher, translator, tool hooks and held items."""
 
-    def __init__(self, resources: WorkerResources, job: RunJob) -> None:
+    def __init__(self, resources: WorkerResources, job: RunJob, loaded: Loaded) -> None:
         settings = resources.settings
         self._resources = resources
-        self._history = resources.history
         self._job = job
+        self._loaded = loaded
+        self._lease = Lease(job.run_id, loaded.run.fencing_token)
+        self._writer = RunWriter(
+            resources.history,
+            user_id=job.user_id,
+            thread_id=job.thread_id,
+            lease=self._lease,
+            budget_s=settings.worker_write_retry_s,
+        )
         self._publisher = RunPublisher(
             resources.redis,
             job.run_id,
             coalesce_s=settings.worker_coalesce_ms / 1000,
             log_maxlen=settings.run_log_maxlen,
             log_ttl_s=settings.run_log_ttl_s,
+            lease=self._lease,
+        )
+        self._guard = RunGuard(
+            resources.history,
+            user_id=job.user_id,
+            lease=self._lease,
+            lease_s=settings.worker_lease_s,
+            interval_s=settings.worker_heartbeat_s,
+            cancel=loaded.cancel,
+            on_stop=self._stop,
         )
         self._hooks = ToolActivityHooks()
         self._translator = Translator(self._hooks)
         self._store = TurnStore.for_turn(resources.history)
-        self._marking: asyncio.Task[RunRecord] | None = None
-        self._stored_calls: dict[str, list[ToolCallRecord]] = {}
-        """Tool calls already stored on items of earlier turns, by item id."""
-
-    async def load(self) -> Loaded:
-        """The run, the thread and (to answer it) all its items, read concurrently."""
-        job = self._job
-        run, thread, records = await asyncio.gather(
-            self._history.get_run(job.user_id, job.run_id),
-            self._history.get_thread(job.user_id, job.thread_id),
-            self._load_items() if isinstance(job.op, RespondOp) else _no_items(),
+        self._source = TurnSource(
+            resources, job, loaded, store=self._store, hooks=self._hooks
         )
-        return Loaded(run=run, thread=thread, records=records)
-
-    async def run(self, loaded: Loaded) -> JobOutcome:
-        """Stream the op's events; never raises except on cancellation."""
-        try:
-            await self._stream_or_app_error(loaded)
-        except asyncio.CancelledError as error:
-            await self.fail(error)
-            raise
-        except Exception as error:
-            await self.fail(error)
-            return "failed"
-        else:
-            await self._record(RunUpdate(status="completed"))
-            await self._publisher.end("completed")
-            log.info("run completed", events=self._publisher.last_seq)
-            return "completed"
-        finally:
-            await self._publisher.aclose()
-
-    async def _stream_or_app_error(self, loaded: Loaded) -> None:
-        try:
-            await self._stream(loaded)
-        except BaseStreamError as error:
-            # The app's own answer, sent as ChatKitServer sends it.
-            log.info("run answered with an error", error_type=type(error).__name__)
-            await self._publisher.publish(error_event(error))
-
-    async def _stream(self, loaded: Loaded) -> None:
-        running = RunUpdate(
-            status="running", worker=self._resources.settings.worker_name
-        )
-        # Marked in the background: the model call need not wait for history.
-        self._marking = asyncio.create_task(
-            self._history.update_run(self._job.user_id, self._job.run_id, running)
-        )
-        async for event in self._events(loaded):
-            # Items chatkit wrote to the store directly come before this event.
-            await self._emit_held()
-            for outgoing in self._translator.translate(event):
-                await self._emit(outgoing)
-        await self._emit_held()
-        await self._marking
-
-    def _events(self, loaded: Loaded) -> AsyncIterator[ThreadStreamEvent]:
-        op = self._job.op
-        match op:
-            case RespondOp():
-                return self._respond(loaded)
-            case CustomActionOp():
-                return self._act(loaded, op)
-            case _:
-                assert_never(op)
-
-    async def _respond(self, loaded: Loaded) -> AsyncIterator[ThreadStreamEvent]:
-        """The agent's answer to the thread as stored."""
-        self._stored_calls = {
+        self._pending = PendingMessages()
+        self._stored_calls: dict[str, list[ToolCallRecord]] = {
             record.item.id: record.tool_calls
             for record in loaded.records
             if record.tool_calls
         }
-        self._store.preload(self._job.thread_id, [r.item for r in loaded.records])
-        attachments = AttachmentParts(self._resources.blobs, self._job.user_id)
-        context = self._agent_context(loaded.thread)
-        result = Runner.run_streamed(
-            self._resources.app.agent,
-            await build_agent_input(loaded.records, attachments),
-            context=context,
-            hooks=self._hooks,
+        """Tool calls already stored on items of earlier turns, by item id."""
+        self._marking: asyncio.Task[RunRecord] | None = None
+        self._guarding: asyncio.Task[None] | None = None
+        self._consumer: asyncio.Task[None] | None = None
+        self._busy = False
+        """An event is being persisted and published: never cut that short."""
+        self._stop_reason: StopReason | None = None
+
+    async def run(self) -> JobOutcome:
+        """Stream the op's events to the end, a cancel, or a lost lease.
+
+        Never raises, except on the job's own cancellation (timeout, shutdown).
+        """
+        if self._loaded.cancel.is_set() or self._loaded.run.cancel_requested:
+            self._stop("cancelled")
+        # Marked in the background: the model call need not wait for history.
+        self._marking = asyncio.create_task(self._mark_running())
+        self._marking.add_done_callback(self._on_marked)
+        self._guarding = asyncio.create_task(self._guard.run())
+        try:
+            error = await self._consume() if self._stop_reason is None else None
+            return await self._finish(error)
+        except asyncio.CancelledError as error:
+            with contextlib.suppress(LeaseLostError):
+                await self._fail(error)
+            raise
+        finally:
+            await self._stop_guard()
+            await self._publisher.aclose()
+
+    async def _stop_guard(self) -> None:
+        """No more heartbeats: the run is ending (a heartbeat racing the final
+        update would be refused and cost the run its RunEnded)."""
+        guarding = self._guarding
+        if guarding is not None:
+            guarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await guarding
+
+    async def _mark_running(self) -> RunRecord:
+        settings = self._resources.settings
+        running = RunUpdate(
+            status="running",
+            worker=settings.worker_name,
+            lease_s=settings.worker_lease_s,
         )
-        async for event in stream_agent_response(context, result):
-            yield event
+        asked_at = time.monotonic()
+        record = await self._writer.update_run(running)
+        self._lease.renew(settings.worker_lease_s, asked_at, record.lease_expires_at)
+        return record
 
-    async def _act(
-        self, loaded: Loaded, op: CustomActionOp
-    ) -> AsyncIterator[ThreadStreamEvent]:
-        """The app's action handler's answer to a widget action."""
-        handler = self._resources.app.action
-        if handler is None:
-            raise CustomStreamError(NO_ACTION_HANDLER, allow_retry=False)
-        sender = await self._sender(op.item_id)
-        events = handler(loaded.thread.thread, op.action, sender, self._request())
-        async for event in events:
-            yield event
+    def _on_marked(self, task: "asyncio.Task[RunRecord]") -> None:
+        if not task.cancelled() and isinstance(task.exception(), LeaseLostError):
+            self._stop("lost")
 
-    async def _sender(self, item_id: str | None) -> WidgetItem | None:
-        if item_id is None:
-            return None
-        record = await self._history.get_item(
-            self._job.user_id, self._job.thread_id, item_id
-        )
-        if not isinstance(record.item, WidgetItem):
-            # The gateway checked; as ChatKitServer does if it was not a widget.
-            raise StreamError(ErrorCode.STREAM_ERROR, allow_retry=False)
-        return record.item
+    def _stop(self, reason: StopReason) -> None:
+        """Stop the turn for `reason`; a lost lease overrides a cancel."""
+        if self._stop_reason in (reason, "lost"):
+            return
+        first = self._stop_reason is None
+        self._stop_reason = reason
+        log.info("run stopping", reason=reason)
+        if first:
+            self._halt()
 
-    def _request(self) -> TurnContext:
-        return TurnContext(
-            user_id=self._job.user_id, history=self._history, run_id=self._job.run_id
-        )
+    def _halt(self) -> None:
+        """Stop producing events: the model through the SDK, anything else by
+        cancelling the consumer (between two events, never during one)."""
+        result = self._source.result
+        if result is not None:
+            result.cancel()
+            loop = asyncio.get_running_loop()
+            loop.call_later(HALT_GRACE_S, self._cut_consumer)
+        else:
+            self._cut_consumer()
 
-    def _agent_context(self, thread: ThreadRecord) -> TurnAgentContext:
-        return AgentContext(
-            thread=thread.thread, store=self._store, request_context=self._request()
-        )
+    def _cut_consumer(self) -> None:
+        consumer = self._consumer
+        if consumer is not None and not consumer.done() and not self._busy:
+            consumer.cancel()
 
-    async def _load_items(self) -> list[ItemRecord]:
-        records: list[ItemRecord] = []
-        after: str | None = None
-        while True:
-            page = await self._history.list_items(
-                self._job.user_id, self._job.thread_id, limit=ITEMS_PAGE, after=after
-            )
-            records.extend(page.data)
-            if not page.has_more or page.after is None:
-                return records
-            after = page.after
+    async def _consume(self) -> BaseException | None:
+        """Run the stream in its own task, so that a stop can cut it short."""
+        self._consumer = asyncio.create_task(self._stream())
+        try:
+            await self._consumer
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._stop_reason is None or (task is not None and task.cancelling()):
+                raise
+        except LeaseLostError:
+            self._stop("lost")
+        except Exception as error:
+            return error
+        finally:
+            result = self._source.result
+            if result is not None and not result.is_complete:
+                # The consumer is gone (an error or a stop): so is the model call.
+                result.cancel()
+        return None
+
+    async def _stream(self) -> None:
+        try:
+            async with contextlib.aclosing(self._source.events()) as events:
+                async for event in events:
+                    if self._stop_reason is not None:
+                        return
+                    await self._handle(event)
+                    if self._stop_reason is not None:
+                        return
+            await self._handle(None)
+        except BaseStreamError as error:
+            # The app's own answer, sent as ChatKitServer sends it.
+            log.info("run answered with an error", error_type=type(error).__name__)
+            await self._handle(error_event(error))
+
+    async def _handle(self, event: ThreadStreamEvent | None) -> None:
+        """Persist and publish one event (None: only what chatkit holds)."""
+        self._busy = True
+        try:
+            # Items chatkit wrote to the store directly come before this event.
+            await self._emit_held()
+            if event is not None:
+                for outgoing in self._translator.translate(event):
+                    await self._emit(outgoing)
+        finally:
+            self._busy = False
+
+    async def _finish(self, error: BaseException | None) -> JobOutcome:
+        try:
+            if self._stop_reason is None and error is None:
+                error = await self._marking_error()
+            match self._stop_reason:
+                case "lost":
+                    raise LeaseLostError("stopped")
+                case "cancelled":
+                    await self._cancelled()
+                    return "cancelled"
+                case None if error is not None:
+                    await self._fail(error)
+                    return "failed"
+                case None:
+                    await self._end("completed")
+                    log.info("run completed", events=self._publisher.last_seq)
+                    return "completed"
+        except LeaseLostError:
+            log.warning("run stopped: its lease is lost", reason=self._stop_reason)
+            return "lost"
+
+    async def _marking_error(self) -> BaseException | None:
+        """How marking the run `running` failed, if it did."""
+        marking = self._marking
+        assert marking is not None
+        await asyncio.wait([marking])
+        return None if marking.cancelled() else marking.exception()
+
+    async def _cancelled(self) -> None:
+        """Keep what was said, add chatkit's hidden note, end as cancelled."""
+        for item in self._pending.worth_keeping():
+            await self._emit(Outgoing(ThreadItemDoneEvent(item=item)))
+        await self._writer.add_item(cancelled_note(self._job.thread_id), [])
+        await self._end("cancelled")
+        log.info("run cancelled", events=self._publisher.last_seq)
 
     async def _emit_held(self) -> None:
         """Items chatkit added to the store directly: announce them as done.
@@ -271,26 +326,18 @@ class Turn:
     async def _emit(self, outgoing: Outgoing) -> None:
         event = outgoing.event
         await self._persist(event)
+        self._pending.track(event)
         if not _is_hidden(event):
             await self._publisher.publish(event, outgoing.tool)
 
     async def _persist(self, event: ThreadStreamEvent) -> None:
-        user_id, thread_id = self._job.user_id, self._job.thread_id
         match event:
             case ThreadItemDoneEvent(item=item):
-                calls = self._calls_for(item.id)
-                try:
-                    await self._history.add_item(user_id, thread_id, item, calls)
-                except HistoryConflict:
-                    await self._history.save_item(user_id, thread_id, item, calls)
+                await self._writer.add_item(item, self._calls_for(item.id))
             case ThreadItemReplacedEvent(item=item):
-                calls = self._calls_for(item.id)
-                await self._history.save_item(user_id, thread_id, item, calls)
+                await self._writer.save_item(item, self._calls_for(item.id))
             case ThreadItemRemovedEvent(item_id=item_id):
-                try:
-                    await self._history.delete_item(user_id, thread_id, item_id)
-                except HistoryNotFound:
-                    log.debug("removed item was never stored", item_id=item_id)
+                await self._writer.delete_item(item_id)
             case _:
                 pass
 
@@ -298,7 +345,7 @@ class Turn:
         """Stored calls of a workflow continued from an earlier turn, then new ones."""
         return self._stored_calls.get(item_id, []) + self._hooks.records_for(item_id)
 
-    async def fail(self, error: BaseException, *, record_run: bool = True) -> None:
+    async def _fail(self, error: BaseException) -> None:
         """Log, publish a generic error, mark the run failed, publish RunEnded."""
         secrets = worker_secrets(self._resources.settings)
         log.error("run failed", **redacted_error(error, secrets))
@@ -310,36 +357,28 @@ class Turn:
             log.error(
                 "publishing the error failed", **redacted_error(publish_error, secrets)
             )
-        if record_run:
-            await self._record(RunUpdate(status="failed", error=type(error).__name__))
-        await self._publisher.end("failed")
+        await self._end("failed", error=type(error).__name__)
 
-    async def _record(self, update: RunUpdate) -> None:
+    async def _end(self, status: RunStatus, error: str | None = None) -> None:
+        """Record the final status (after `running`), then publish RunEnded."""
+        await self._stop_guard()
+        await self._publisher.flush()
         if self._marking is not None:
             # The final status must land after "running", never before it.
-            with contextlib.suppress(Exception):
-                await self._marking
-        try:
-            await self._history.update_run(self._job.user_id, self._job.run_id, update)
-        except Exception as error:
-            log.error(
-                "recording the run's status failed", error_type=type(error).__name__
-            )
-
-
-async def _no_items() -> list[ItemRecord]:
-    return []
-
-
-def error_event(error: BaseStreamError) -> ErrorEvent:
-    """The ChatKit error event for an app's stream error, as ChatKitServer sends."""
-    if isinstance(error, CustomStreamError):
-        return ErrorEvent(
-            code="custom", message=error.message, allow_retry=error.allow_retry
+            await asyncio.wait([self._marking])
+        # last_seq is the RunEnded's own number: the log's last entry.
+        update = RunUpdate(
+            status=status, error=error, last_seq=self._publisher.next_seq
         )
-    if isinstance(error, StreamError):
-        return ErrorEvent(code=error.code, allow_retry=error.allow_retry)
-    return ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=error.allow_retry)
+        try:
+            await self._writer.update_run(update)
+        except LeaseLostError:
+            raise
+        except Exception as failure:
+            log.error(
+                "recording the run's status failed", error_type=type(failure).__name__
+            )
+        await self._publisher.end(status)
 
 
 def _is_hidden(event: ThreadStreamEvent) -> bool:

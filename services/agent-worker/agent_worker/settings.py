@@ -2,9 +2,9 @@
 
 import os
 import socket
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import CommonSettings
 
@@ -50,3 +50,29 @@ class AgentWorkerSettings(CommonSettings):
         default="gpt-4o-mini-transcribe",
         description="speech-to-text model of input.transcribe (OpenAI-compatible)",
     )
+    worker_lease_s: int = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="a running run's lease; it expires unless a heartbeat renews it",
+    )
+    worker_heartbeat_s: float = Field(
+        default=10.0, gt=0, description="seconds between two heartbeats of a run"
+    )
+    worker_reap_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="seconds between two sweeps for runs whose lease expired",
+    )
+    worker_write_retry_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="how long an item write or run update is retried while "
+        "history is unavailable",
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> Self:
+        if self.worker_heartbeat_s >= self.worker_lease_s:
+            raise ValueError("WORKER_HEARTBEAT_S must be shorter than WORKER_LEASE_S")
+        return self

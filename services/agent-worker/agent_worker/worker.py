@@ -5,8 +5,14 @@ every run. `WakeableWorker` subscribes to the queue's wake-up channel (the gatew
 publishes there right after enqueueing) and starts a poll iteration as soon as a
 message arrives; the poll delay remains only as a fallback. It overrides
 `Worker.main`, mirroring arq 0.28's loop except for that wait, and relies on the
-internals `_poll_iteration`, `_jobs_started` and
+internals `_poll_iteration`, `start_jobs`, `_jobs_started` and
 `_release_sem_dec_counter_on_complete`: hence the pin `arq>=0.28,<0.29`.
+
+arq 0.28 ends its worker on the first Redis error of a poll (a Redis restart
+stops every worker). Here a failed poll is logged and tried again with
+backoff, so the worker carries on once Redis is back; the wake-up and control
+subscriptions reconnect by themselves, and a job's slot taken just before a
+failed claim is given back (arq would lose it).
 """
 
 import asyncio
@@ -33,6 +39,8 @@ from .transcribe import TRANSCRIBE_TIMEOUT_S, transcribe
 
 WAKEUP_CLIENT_NAME = "agent-worker.wakeup"
 RESUBSCRIBE_DELAY_S = 1.0
+POLL_RETRY_FIRST_S = 0.1
+POLL_RETRY_MAX_S = 2.0
 REPLY_KEEP_S = 60
 """How long a short job's reply waits in Redis for the gateway to read it."""
 SYNC_ACTION_TIMEOUT_S = 60
@@ -99,13 +107,36 @@ class WakeableWorker(Worker):  # type: ignore[misc]
                 await listener
 
     async def _poll_until_done(self) -> None:
+        retry_s = POLL_RETRY_FIRST_S
         while True:
             self._wake.clear()
-            await self._poll_iteration()
-            if self.burst and await self._burst_finished():
-                return
+            try:
+                await self._poll_iteration()
+                if self.burst and await self._burst_finished():
+                    return
+            except (RedisError, OSError) as error:
+                log.warning(
+                    "queue poll failed",
+                    error_type=type(error).__name__,
+                    retry_in_s=retry_s,
+                )
+                await asyncio.sleep(retry_s)
+                retry_s = min(retry_s * 2, POLL_RETRY_MAX_S)
+                continue
+            retry_s = POLL_RETRY_FIRST_S
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_delay_s)
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        """arq's `start_jobs`, one job at a time, freeing the slot of a failed claim."""
+        for job_id in job_ids:
+            try:
+                await super().start_jobs([job_id])
+            except (RedisError, OSError):
+                # arq counted the job before its claim pipeline failed, and only
+                # a started job gives its slot back: give it back here.
+                super()._release_sem_dec_counter_on_complete()
+                raise
 
     async def _burst_finished(self) -> bool:
         if (
@@ -149,7 +180,9 @@ class WakeableWorker(Worker):  # type: ignore[misc]
 
 
 async def _startup(settings: AgentWorkerSettings, ctx: dict[str, Any]) -> None:
-    ctx[RESOURCES_KEY] = open_resources(settings)
+    resources = open_resources(settings)
+    await resources.start()
+    ctx[RESOURCES_KEY] = resources
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:

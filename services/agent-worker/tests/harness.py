@@ -112,6 +112,7 @@ class Harness:
         conversation: Conversation,
         text: str,
         attachments: Sequence[Attachment] = (),
+        lease_s: int = 1800,
     ) -> RunRecord:
         """Durable first: the thread (first turn), the user item and the run."""
         now = datetime.now(UTC)
@@ -129,7 +130,10 @@ class Harness:
             inference_options=InferenceOptions(),
         )
         run_open = RunOpen(
-            thread_id=conversation.thread_id, new_thread=new_thread, user_item=user_item
+            thread_id=conversation.thread_id,
+            new_thread=new_thread,
+            user_item=user_item,
+            lease_s=lease_s,
         )
         return await self.history.open_run(conversation.user_id, run_open)
 

@@ -12,20 +12,27 @@ from chatkit.types import (
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemUpdatedEvent,
+    UserMessageItem,
 )
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from structlog.testing import capture_logs
 
-from agent_worker.publisher import LOG_FIELD, RunPublisher
-from shared.events import RUN_MESSAGE_ADAPTER, RunEvent
+from agent_worker.publisher import RunPublisher
+from agent_worker.resources import PUBLISHER_CLIENT_NAME
+from shared.events import RUN_MESSAGE_ADAPTER, RunEnded, RunEvent
 from shared.ids import new_id
 from shared.redis_keys import run_events_channel, run_log
+from shared.run_log import LOG_FIELD
+from testkit.restartable_redis import restartable_redis
 
-from .conftest import CountingRedis
-from .harness import collect, next_payload
+from .conftest import API_KEY, CountingRedis, worker_settings
+from .harness import MODEL_SETUPS, Harness, collect, next_payload
+from .live import echo_of, running_worker, text_deltas, watched_run
 
 ITEM = "msg_item"
 THREAD = "thr_pub"
+SLOW_TEXT = "[slow] publish this through trouble"
 
 
 def _delta(text: str, content_index: int = 0) -> ThreadItemUpdatedEvent:
@@ -154,3 +161,64 @@ async def test_any_other_event_first_flushes_the_held_deltas(
         for m in messages
     ]
     assert kinds == ["a", "bc", "thread.item.done", "end"]
+
+
+async def _kill_clients_named(admin: Redis, name: str) -> int:
+    clients = await admin.client_list()
+    ids = [client["id"] for client in clients if client.get("name") == name]
+    for client_id in ids:
+        await admin.client_kill_filter(_id=client_id)
+    return len(ids)
+
+
+async def test_publisher_connection_killed_mid_answer_resumes_without_a_gap(
+    history_url: str, worker_queue: str, fake_model: str
+) -> None:
+    with restartable_redis() as server:
+        settings = worker_settings(
+            server.url,
+            history_url,
+            worker_queue,
+            openai_api_key=API_KEY,
+            openai_base_url=fake_model,
+            **MODEL_SETUPS["responses"],
+        )
+        harness = Harness(settings)
+        admin = Redis.from_url(server.url)
+        conversation = harness.conversation()
+        try:
+            async with (
+                running_worker(settings),
+                watched_run(conversation, SLOW_TEXT) as (run, watch),
+            ):
+                await watch.deltas(2)
+                with capture_logs() as logs:
+                    # Killed, and no new connection accepted for a while.
+                    await admin.config_set("maxclients", 1)
+                    killed = await _kill_clients_named(admin, PUBLISHER_CLIENT_NAME)
+                    await asyncio.sleep(0.8)
+                    await admin.config_set("maxclients", 10000)
+                    await watch.end()
+            page = await harness.history.list_items(
+                conversation.user_id, conversation.thread_id
+            )
+            stored = await harness.history.get_run(conversation.user_id, run.id)
+        finally:
+            await admin.aclose()
+            await harness.aclose()
+
+    assert killed == 1
+    events = [entry["event"] for entry in logs]
+    assert "publishing paused" in events
+    assert "publishing resumed" in events
+    messages = watch.messages
+    assert [m.seq for m in messages] == list(range(1, len(messages) + 1))
+    assert messages[-1] == RunEnded(
+        run_id=run.id, seq=len(messages), status="completed"
+    )
+    user, answer = (record.item for record in page.data)
+    assert isinstance(user, UserMessageItem)
+    assert isinstance(answer, AssistantMessageItem)
+    assert answer.content[0].text == echo_of(SLOW_TEXT)
+    assert "".join(text_deltas(messages)) == echo_of(SLOW_TEXT)
+    assert (stored.status, stored.last_seq) == ("completed", len(messages))

@@ -17,14 +17,18 @@ from chatkit.types import (
 )
 
 from agent_worker.worker import build_worker, dump_json, load_json
+from shared import run_log
 from shared.events import RunEnded
 from shared.jobs import RUN_AGENT_JOB
-from shared.redis_keys import run_events_channel
+from shared.redis_keys import run_control_channel, run_events_channel
+from testkit.restartable_redis import restartable_redis
 
-from .conftest import worker_settings
-from .harness import Harness, collect, next_payload
+from .conftest import API_KEY, worker_settings
+from .harness import MODEL_SETUPS, Harness, collect, next_payload
+from .live import echo_of, final_run, running_worker, watched_run
 
 DEMO_LABEL = "[offline demo model]"
+SLOW_TEXT = "[slow] keep talking"
 
 STOP_AGENT_MODULE = """
 from agents import Agent
@@ -160,3 +164,51 @@ async def test_agent_setting_loads_a_factory_and_a_turn_ending_on_a_tool_is_stor
     assert workflow.item.id == done[0].id
     assert [call.name for call in workflow.tool_calls] == ["add_task"]
     assert "stop here" in workflow.tool_calls[0].output
+
+
+async def test_worker_outlives_a_redis_restart_mid_run_and_keeps_serving(
+    history_url: str, worker_queue: str, fake_model: str
+) -> None:
+    with restartable_redis() as server:
+        settings = worker_settings(
+            server.url,
+            history_url,
+            worker_queue,
+            openai_api_key=API_KEY,
+            openai_base_url=fake_model,
+            **MODEL_SETUPS["responses"],
+        )
+        harness = Harness(settings)
+        conversation = harness.conversation()
+        try:
+            async with running_worker(settings):
+                async with watched_run(conversation, SLOW_TEXT) as (run, watch):
+                    await watch.deltas(2)
+                    await asyncio.to_thread(server.stop)
+                    await asyncio.sleep(1.0)
+                    await asyncio.to_thread(server.start)
+                first = await final_run(harness.history, conversation.user_id, run.id)
+                logged = await run_log.read_after(harness.redis, run.id)
+                # The same worker: a new run is picked up, a cancel reaches it.
+                async with watched_run(conversation, "hello again") as (_, after):
+                    second = await after.end()
+                async with watched_run(conversation, SLOW_TEXT) as (third, watch3):
+                    await watch3.deltas(1)
+                    await harness.redis.publish(run_control_channel(third.id), b"x")
+                    cancelled = await watch3.end()
+            page = await harness.history.list_items(
+                conversation.user_id, conversation.thread_id
+            )
+        finally:
+            await harness.aclose()
+
+    assert first.status == "completed"
+    answer = page.data[1].item
+    assert isinstance(answer, AssistantMessageItem)
+    assert answer.content[0].text == echo_of(SLOW_TEXT)
+    # What was published while Redis was away went out once it was back.
+    assert logged[-1] == RunEnded(run_id=run.id, seq=first.last_seq, status="completed")
+    seqs = [m.seq for m in logged]
+    assert seqs == list(range(seqs[0], first.last_seq + 1))
+    assert second.status == "completed"
+    assert cancelled.status == "cancelled"

@@ -13,7 +13,14 @@ from redis.asyncio import ConnectionPool, Redis
 from gateway.errors import install_error_handlers
 from gateway.relay import Relay
 from gateway.request_context import RequestContextMiddleware
-from gateway.routes import attachments, chatkit, conversations, health
+from gateway.routes import (
+    attachments,
+    browser_helper,
+    chatkit,
+    conversations,
+    health,
+    runs,
+)
 from gateway.settings import GatewaySettings
 from gateway.state import State
 from gateway.upload_links import LinkSigner
@@ -94,10 +101,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["*"],
-            expose_headers=["X-Thread-Id", "X-Request-Id"],
+            expose_headers=["X-Thread-Id", "X-Run-Id", "X-Request-Id"],
         )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(chatkit.router)
+    app.include_router(runs.router)
+    app.include_router(browser_helper.router)
     app.include_router(conversations.router)
     app.include_router(attachments.router)
     app.include_router(health.router)

@@ -18,6 +18,8 @@ class Call:
     user: User
     request_id: str
     links: AttachmentLinks
+    idempotency_key: str | None = None
+    """``Idempotency-Key`` of a streaming request: a retry re-attaches to its run."""
 
     @classmethod
     def of(cls, request: Request, state: State, user: User) -> "Call":

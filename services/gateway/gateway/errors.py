@@ -26,7 +26,10 @@ BUSY_MESSAGE = "This conversation is still answering the previous message."
 DROPPED_MESSAGES: Mapping[DropReason, str] = {
     "overflow": "This connection fell behind the answer; reload to see it.",
     "shutdown": "The server is restarting; reload the conversation to see the answer.",
+    "redis_lost": "The connection to the answer was lost; please try again.",
 }
+RETRY_AFTER = {"Retry-After": "1"}
+"""Sent with every 503: storage or the queue is expected back within seconds."""
 
 
 class ApiError(Exception):
@@ -59,9 +62,11 @@ def busy_event() -> ErrorEvent:
 
 def dropped_event(reason: DropReason) -> ErrorEvent:
     """ChatKit error for a stream the relay had to give up on."""
-    # No retry: the run goes on in the worker and its answer is stored anyway.
+    # Overflow and shutdown: no retry, the run goes on in the worker and its
+    # answer is stored anyway. A lost Redis may have lost the run's events too.
     message = DROPPED_MESSAGES[reason]
-    return ErrorEvent(code="custom", message=message, allow_retry=False)
+    retry = reason == "redis_lost"
+    return ErrorEvent(code="custom", message=message, allow_retry=retry)
 
 
 def run_failed_event() -> ErrorEvent:
@@ -112,14 +117,20 @@ async def _history_not_found(_: Request, __: Exception) -> JSONResponse:
 async def _history_unavailable(_: Request, exc: Exception) -> JSONResponse:
     log.error("history_unavailable", error_type=type(exc).__name__, error=str(exc))
     return error_response(
-        503, "history_unavailable", "conversation storage is unavailable; retry later"
+        503,
+        "history_unavailable",
+        "conversation storage is unavailable; retry later",
+        RETRY_AFTER,
     )
 
 
 async def _redis_unavailable(_: Request, exc: Exception) -> JSONResponse:
     log.error("redis_unavailable", error_type=type(exc).__name__, error=str(exc))
     return error_response(
-        503, "queue_unavailable", "the run queue is unavailable; retry later"
+        503,
+        "queue_unavailable",
+        "the run queue is unavailable; retry later",
+        RETRY_AFTER,
     )
 
 

@@ -31,6 +31,7 @@ from chatkit.types import (
 from gateway import attachments, sync_jobs
 from gateway.call import Call
 from gateway.errors import ApiError
+from gateway.partial_items import active_run_items
 from gateway.protocol import ID_PATTERN
 from gateway.views import chatkit_json, is_hidden, stored_thread, thread_response
 from shared.history_api import FeedbackWrite, ItemPage
@@ -137,7 +138,13 @@ async def _get_thread(request: ThreadsGetByIdReq, call: Call) -> Thread:
     items = await history.list_items(
         call.user.id, thread_id, limit=DEFAULT_PAGE_SIZE, order="asc"
     )
-    return thread_response(stored_thread(record), _items_page(items, call))
+    page = _items_page(items, call)
+    if record.active_run_id is not None and not page.has_more:
+        # A reloaded page shows the answer so far, after the stored items.
+        stored = {item.id for item in page.data}
+        partial = await active_run_items(call.state["redis"], record.active_run_id)
+        page.data += [item for item in partial if item.id not in stored]
+    return thread_response(stored_thread(record), page)
 
 
 async def _list_threads(request: ThreadsListReq, call: Call) -> Page[Thread]:

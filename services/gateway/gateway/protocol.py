@@ -53,9 +53,27 @@ def _known_types() -> tuple[str, ...]:
 
 
 KNOWN_TYPES = _known_types()
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_CHARS = 200
+"""``RunOpen.idempotency_key``'s limit."""
 MAX_SHOWN_VALUE_CHARS = 60
 JSON_ENVELOPE_BYTES = 64 * 1024
 """Room for the JSON around an ``input.transcribe`` request's base64 audio."""
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key`` (1 to 200 characters), if it sent one."""
+    value = request.headers.get(IDEMPOTENCY_HEADER)
+    if value is None:
+        return None
+    value = value.strip()
+    if not 1 <= len(value) <= MAX_IDEMPOTENCY_KEY_CHARS:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"{IDEMPOTENCY_HEADER}: 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters",
+        )
+    return value
 
 
 def too_large(limit: int) -> ApiError:

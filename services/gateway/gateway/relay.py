@@ -8,9 +8,12 @@ subscription whose queue is full is dropped with a marker instead.
 
 After a lost connection the reader reconnects with backoff, subscribes again to
 every channel that still has subscribers and fills the gap from each run's log
-stream (the worker XADDs every message there too, with the stream id
-``<seq>-0``); live messages wait until the gap is filled, and the per-client
-sequence check drops what was already delivered.
+(``shared.run_log``); live messages wait until the gap is filled, and the
+per-client sequence check drops what was already delivered. If Redis itself is
+gone (the first reconnect fails) or came back as a new server (a restart: what
+was published meanwhile is lost), every subscription is dropped with
+``redis_lost``, so each client gets a retryable error instead of a gap; the
+reader keeps reconnecting on its own.
 """
 
 import asyncio
@@ -22,9 +25,10 @@ import structlog
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
-from gateway.subscription import Subscription
+from gateway.subscription import DropReason, Subscription
+from shared import run_log
 from shared.events import RUN_MESSAGE_ADAPTER, RunEnded, RunEvent
 from shared.redis_keys import run_events_channel
 
@@ -38,8 +42,6 @@ BACKFILL_TIMEOUT_S = 5.0
 """The relay's command connection has no socket timeout (pub/sub needs none)."""
 BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 2.0
-LOG_FIELD = b"data"
-"""Field of a run log entry holding the published bytes (agent_worker.publisher)."""
 DEFAULT_QUEUE_SIZE = 2048
 """Events one client may lag behind before it is dropped (coalesced deltas:
 thousands of events are minutes of answer)."""
@@ -79,6 +81,7 @@ class Relay:
         self._ready = False
         self._last_seen = time.monotonic()
         self._was_up = False
+        self._server: str | None = None
         self._generation = 0
         self._backfilling: dict[bytes, list[RunEvent | RunEnded]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -104,10 +107,13 @@ class Relay:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._drop_all("shutdown")
+        await self._redis.aclose(close_connection_pool=True)
+
+    def _drop_all(self, reason: DropReason) -> None:
         for subs in list(self._subs.values()):
             for sub in list(subs):
-                sub.drop("shutdown")
-        await self._redis.aclose(close_connection_pool=True)
+                sub.drop(reason)
 
     async def subscribe(self, run_id: str) -> Subscription:
         """Subscribe to a run; returns once Redis confirmed, so no event is missed."""
@@ -162,6 +168,11 @@ class Relay:
                 log.exception("relay_reader_failed")
             finally:
                 await self._reset_connection()
+            if not self._was_up and self._subs:
+                # Redis is gone, not just this connection: end every stream
+                # with a retryable error rather than leave it hanging.
+                log.warning("relay_redis_lost", streams=self.stream_count)
+                self._drop_all("redis_lost")
             backoff = (
                 BACKOFF_FIRST_S if self._was_up else min(backoff * 2, BACKOFF_MAX_S)
             )
@@ -172,6 +183,7 @@ class Relay:
         pubsub = self._redis.pubsub()
         self._pubsub = pubsub
         await pubsub.connect()  # type: ignore[no-untyped-call]
+        await self._check_server(pubsub)
         self._ready = True
         self._was_up = True
         self._last_seen = time.monotonic()
@@ -192,6 +204,29 @@ class Relay:
             response = await pubsub.parse_response(block=True)
             self._last_seen = time.monotonic()
             self._dispatch(response)
+
+    async def _check_server(self, pubsub: PubSub) -> None:
+        """Drop every stream if Redis restarted: its messages meanwhile are lost."""
+        connection = pubsub.connection
+        assert connection is not None  # just connected
+        try:
+            # On the pub/sub connection itself (not yet subscribed): no second
+            # connection per process just for this.
+            async with asyncio.timeout(BACKFILL_TIMEOUT_S):
+                await connection.send_command("INFO", "server")
+                info = await connection.read_response()
+        except ResponseError:
+            return  # INFO disabled (some managed offerings): cannot tell
+        server = _run_id_of(info)
+        if self._server is not None and server != self._server and self._subs:
+            log.warning("relay_redis_restarted", streams=self.stream_count)
+            self._drop_all("redis_lost")
+        self._server = server
+
+    @property
+    def stream_count(self) -> int:
+        """How many client streams this process relays right now."""
+        return sum(len(subs) for subs in self._subs.values())
 
     async def _reset_connection(self) -> None:
         self._ready = False
@@ -255,21 +290,19 @@ class Relay:
         if not subs:
             self._backfilling.pop(channel, None)
             return
-        first = next(iter(subs))
+        run_id = next(iter(subs)).run_id
         after = min(sub.last_seq for sub in subs)
+        logged: list[RunEvent | RunEnded] = []
         try:
             async with asyncio.timeout(BACKFILL_TIMEOUT_S):
-                entries = await self._redis.xrange(first.log_key, min=f"{after + 1}-0")
-        except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("relay_backfill_failed", run_id=first.run_id, error=str(exc))
-            entries = []
+                logged = await run_log.read_after(self._redis, run_id, after)
+        except (RedisError, OSError, TimeoutError, ValidationError) as exc:
+            log.warning("relay_backfill_failed", run_id=run_id, error=str(exc))
         if generation != self._generation:
             return  # reconnected again meanwhile: that cycle fills the gap
         held = self._backfilling.pop(channel, [])
-        logged = [_parse(channel, fields.get(LOG_FIELD, b"")) for _, fields in entries]
         for message in [*logged, *held]:
-            if message is not None:
-                self._fan_out(channel, message)
+            self._fan_out(channel, message)
 
     async def _send_subscribe(self, channels: list[bytes]) -> None:
         pubsub = self._pubsub
@@ -321,6 +354,15 @@ class Relay:
             await pubsub.execute_command("PING")
         except (RedisError, OSError) as exc:
             log.warning("relay_ping_failed", error=str(exc))
+
+
+def _run_id_of(info: object) -> str | None:
+    """The ``run_id`` line of an INFO answer: it changes when Redis restarts."""
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    for line in text.splitlines():
+        if line.startswith("run_id:"):
+            return line.removeprefix("run_id:").strip()
+    return None
 
 
 def _parse(channel: bytes, data: bytes) -> RunEvent | RunEnded | None:

@@ -4,11 +4,15 @@ The order is the contract: history commits the thread, the user item, the
 op's item edits and the run in one transaction; then the relay subscribes to
 the run's channel; only then is the job enqueued (so no event can be published
 before we listen) and the workers woken up.
+
+A request with an ``Idempotency-Key`` that history has seen gets the first
+run back (``reused``): nothing is stored or enqueued again, the stream
+re-attaches to that run (``reattach``).
 """
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import httpx
@@ -25,11 +29,11 @@ from chatkit.types import (
 from redis.exceptions import RedisError
 
 from gateway.auth import User
-from gateway.errors import ApiError
+from gateway.errors import RETRY_AFTER, ApiError
 from gateway.relay import RelayUnavailableError
 from gateway.state import State
 from gateway.subscription import Subscription
-from shared.history_api import RunOpen, RunUpdate
+from shared.history_api import RunKind, RunOpen, RunRecord, RunUpdate
 from shared.history_client import HistoryConflict, HistoryError, HistoryNotFound
 from shared.ids import new_id
 from shared.jobs import RUN_AGENT_JOB, CustomActionOp, RespondOp, RunJob
@@ -50,15 +54,25 @@ class ThreadBusyError(Exception):
 
 @dataclass(frozen=True)
 class StartedRun:
-    """A run that is stored, subscribed to and enqueued."""
+    """A run that is stored, subscribed to and enqueued (or re-attached to)."""
 
-    run_id: str
+    run: RunRecord
     thread_id: str
     new_thread: ThreadMetadata | None
     """The thread created with this run (``threads.create``, simple format)."""
     user_item: UserMessageItem | None
     """The new user message, for the ops that add one."""
     subscription: Subscription
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+        return self.run.id
+
+    @property
+    def reused(self) -> bool:
+        """An earlier request with the same ``Idempotency-Key`` opened this run."""
+        return self.run.reused
 
 
 def message_text(user_input: UserMessageInput) -> str:
@@ -113,8 +127,9 @@ class RunPlan:
     delete_item_ids: Sequence[str] = ()
     truncate_after_item_id: str | None = None
     op: RespondOp | CustomActionOp = field(default_factory=RespondOp)
+    kind: RunKind = "add_user_message"
 
-    def run_open(self, lease_s: int) -> RunOpen:
+    def run_open(self, lease_s: int, idempotency_key: str | None) -> RunOpen:
         """The history request that stores all of it with the run, atomically."""
         return RunOpen(
             thread_id=self.thread_id,
@@ -124,6 +139,8 @@ class RunPlan:
             delete_item_ids=list(self.delete_item_ids),
             truncate_after_item_id=self.truncate_after_item_id,
             lease_s=lease_s,
+            kind=self.kind,
+            idempotency_key=idempotency_key,
         )
 
 
@@ -144,19 +161,31 @@ def message_plan(
         new_thread = ThreadMetadata(id=thread_id, title=title, created_at=now)
     attached = [a.model_copy(update={"thread_id": thread_id}) for a in attachments]
     item = _user_item(thread_id, user_input, attached, now)
-    return RunPlan(thread_id=thread_id, new_thread=new_thread, user_item=item)
+    kind: RunKind = "create" if new_thread is not None else "add_user_message"
+    return RunPlan(
+        thread_id=thread_id, new_thread=new_thread, user_item=item, kind=kind
+    )
 
 
 async def open_run(
-    state: State, user: User, plan: RunPlan, request_id: str
+    state: State,
+    user: User,
+    plan: RunPlan,
+    request_id: str,
+    idempotency_key: str | None = None,
 ) -> StartedRun:
     """Store the plan with a new run, subscribe to the run, then enqueue its job."""
-    opening = plan.run_open(state["settings"].gateway_run_lease_s)
+    lease_s = state["settings"].gateway_queued_lease_s
+    opening = plan.run_open(lease_s, idempotency_key)
     try:
         run = await state["history"].open_run(user.id, opening)
     except HistoryConflict:
         raise ThreadBusyError(plan.thread_id) from None
-    structlog.contextvars.bind_contextvars(run_id=run.id, thread_id=plan.thread_id)
+    structlog.contextvars.bind_contextvars(run_id=run.id, thread_id=run.thread_id)
+    if run.reused:
+        log.info("run_reattached", kind=run.kind, status=run.status)
+        subscription = await _subscribe(state, run.id)
+        return StartedRun(run, run.thread_id, None, None, subscription)
     job = RunJob(
         run_id=run.id,
         thread_id=plan.thread_id,
@@ -167,20 +196,28 @@ async def open_run(
     )
     subscription = await _subscribe_and_enqueue(state, user, job)
     return StartedRun(
-        run.id, plan.thread_id, plan.new_thread, plan.user_item, subscription
+        run, plan.thread_id, plan.new_thread, plan.user_item, subscription
     )
 
 
-async def start(
+async def start_simple(
     state: State,
     user: User,
     thread_id: str | None,
     user_input: UserMessageInput,
     request_id: str,
+    idempotency_key: str | None = None,
 ) -> StartedRun:
-    """Open a run for a new message; ``thread_id`` None creates the thread."""
-    plan = message_plan(thread_id, user_input)
-    return await open_run(state, user, plan, request_id)
+    """Open a simple-format run; ``thread_id`` None creates the thread."""
+    plan = replace(message_plan(thread_id, user_input), kind="simple")
+    return await open_run(state, user, plan, request_id, idempotency_key)
+
+
+async def _subscribe(state: State, run_id: str) -> Subscription:
+    try:
+        return await state["relay"].subscribe(run_id)
+    except RelayUnavailableError:
+        raise _queue_unavailable() from None
 
 
 async def _subscribe_and_enqueue(state: State, user: User, job: RunJob) -> Subscription:
@@ -230,5 +267,8 @@ async def _fail_run(state: State, user: User, run_id: str, exc: Exception) -> No
 
 def _queue_unavailable() -> ApiError:
     return ApiError(
-        503, "queue_unavailable", "the run queue is unavailable; retry later"
+        503,
+        "queue_unavailable",
+        "the run queue is unavailable; retry later",
+        RETRY_AFTER,
     )

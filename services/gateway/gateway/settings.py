@@ -1,6 +1,6 @@
 """GatewaySettings: auth, CORS and the gateway's own knobs."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -19,6 +19,9 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 
 MIN_PRODUCTION_SECRET_LEN = 32
+
+OnDisconnect = Literal["continue", "cancel"]
+BusyPolicy = Literal["reject", "enqueue", "interrupt"]
 
 DEFAULT_ATTACHMENT_MIME_TYPES = (
     "image/png",
@@ -64,10 +67,31 @@ class GatewaySettings(CommonSettings):
     gateway_max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="largest accepted request body"
     )
-    gateway_run_lease_s: int = Field(
-        default=1800,
+    gateway_queued_lease_s: int = Field(
+        default=300,
         ge=10,
-        description="seconds of a run's lease; an expired run frees its thread",
+        description="seconds a new run may wait for a worker before it is reaped",
+    )
+    on_disconnect: OnDisconnect = Field(
+        default="continue",
+        validation_alias=AliasChoices("on_disconnect", "gateway_on_disconnect"),
+        description="client gone mid-stream: the run continues, or is cancelled",
+    )
+    busy_policy: BusyPolicy = Field(
+        default="reject",
+        validation_alias=AliasChoices("busy_policy", "gateway_busy_policy"),
+        description="a streaming request on a thread with an active run",
+    )
+    gateway_busy_wait_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="longest wait for the active run to end (enqueue, interrupt)",
+    )
+    run_log_maxlen: int = Field(
+        default=1000, ge=10, description="approximate length cap of a run's log"
+    )
+    run_log_ttl_s: int = Field(
+        default=3600, ge=1, description="lifetime of a run's log and cancel flag"
     )
     gateway_attachment_max_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1, description="largest accepted attachment"

@@ -1,12 +1,15 @@
 """The original simple SSE format, as a view of the same run.
 
-Body ``{"message", "thread_id"?}``; events ``thread`` (first, with the id),
-``text``, ``thinking``, ``tool_call``, ``tool_result``, ``error``, then
-``data: [DONE]``. ChatKit events are mapped here; everything the simple format
-has no word for (item bookkeeping, progress, notices...) is left out.
+Body ``{"message", "thread_id"?}``; events ``thread`` (first, with the thread
+and run ids), ``text``, ``thinking``, ``tool_call``, ``tool_result``,
+``error``, then ``data: [DONE]``. ChatKit events are mapped here; everything
+the simple format has no word for (item bookkeeping, progress, notices...) is
+left out. The frames of a run event carry its sequence number as the ``id:``
+of the last of them (``[DONE]`` carries the end's), so a client resumes with
+``Last-Event-ID`` (``GET /chatkit/runs/{run_id}/events?format=simple``).
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, Literal
 
 import orjson
@@ -33,18 +36,28 @@ from chatkit.types import (
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
-from gateway import runs
+from gateway import busy, run_stream, runs
 from gateway.auth import User
 from gateway.errors import BUSY_MESSAGE, DROPPED_MESSAGES
 from gateway.metrics import EVENTS_RELAYED
 from gateway.protocol import SimpleReq
-from gateway.sse import KEEPALIVE_FRAME, Keepalive, fixed_frames, follow, sse_response
+from gateway.run_stream import THREAD_ID_HEADER
+from gateway.sse import (
+    KEEPALIVE_FRAME,
+    START,
+    Keepalive,
+    QuietCheck,
+    Resume,
+    fixed_frames,
+    follow,
+    sse_response,
+    with_id,
+)
 from gateway.state import State
 from gateway.subscription import RelayDropped, Subscription
 from shared.events import RunEnded, RunEvent, ToolActivity
 
 DONE_FRAME = b"data: [DONE]\n\n"
-THREAD_ID_HEADER = "X-Thread-Id"
 GENERIC_ERROR = "Something went wrong while answering. Please try again."
 
 
@@ -53,10 +66,12 @@ class _SimpleEventBase(BaseModel):
 
 
 class SimpleThread(_SimpleEventBase):
-    """First event: the conversation the message went to."""
+    """First event: the conversation the message went to, and the run answering."""
 
     type: Literal["thread"] = "thread"
     thread_id: str
+    run_id: str | None = None
+    """Left out when no run was started (a busy thread)."""
 
 
 class SimpleText(_SimpleEventBase):
@@ -108,7 +123,7 @@ SimpleEvent = (
 
 def simple_frame(event: BaseModel) -> bytes:
     """One simple-format SSE frame."""
-    return b"data: " + event.model_dump_json().encode() + b"\n\n"
+    return b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
 
 
 def tool_args(arguments: str) -> dict[str, Any]:
@@ -133,6 +148,12 @@ class SimpleMapper:
     def __init__(self) -> None:
         self._sent: dict[tuple[str, str, int], str] = {}
         self.error_sent = False
+
+    def prime(self, messages: Iterable[RunEvent | RunEnded]) -> None:
+        """Take in what a resuming client already got, without sending it again."""
+        for message in messages:
+            if isinstance(message, RunEvent):
+                self.map(message)
 
     def map(self, message: RunEvent) -> list[SimpleEvent]:
         """The simple events for one run event (often none)."""
@@ -213,22 +234,37 @@ class SimpleMapper:
 
 
 async def simple_frames(
-    thread_id: str, subscription: Subscription, keepalive_s: float
+    thread_id: str,
+    subscription: Subscription,
+    keepalive_s: float,
+    *,
+    run_id: str | None = None,
+    resume: Resume = START,
+    on_quiet: QuietCheck | None = None,
+    mapper: SimpleMapper | None = None,
 ) -> AsyncIterator[bytes]:
-    """``thread`` first, the run's mapped events, then ``[DONE]`` once it ended."""
-    yield simple_frame(SimpleThread(thread_id=thread_id))
-    mapper = SimpleMapper()
-    async for item in follow(subscription, keepalive_s):
+    """``thread`` first, the run's mapped events, then ``[DONE]`` once it ended.
+
+    ``mapper``: one primed with what a resuming client already has.
+    """
+    yield simple_frame(SimpleThread(thread_id=thread_id, run_id=run_id))
+    mapper = mapper or SimpleMapper()
+    items = follow(subscription, keepalive_s, resume=resume, on_quiet=on_quiet)
+    async for item in items:
         match item:
             case Keepalive():
                 yield KEEPALIVE_FRAME
             case RunEvent():
-                for event in mapper.map(item):
-                    EVENTS_RELAYED.inc()
-                    yield simple_frame(event)
+                events = mapper.map(item)
+                EVENTS_RELAYED.inc(len(events))
+                for index, event in enumerate(events, 1):
+                    frame = simple_frame(event)
+                    yield with_id(item.seq, frame) if index == len(events) else frame
             case RunEnded():
                 if item.status == "failed" and not mapper.error_sent:
                     yield simple_frame(SimpleError(message=GENERIC_ERROR))
+                yield with_id(item.seq, DONE_FRAME)
+                return
             case RelayDropped():
                 yield simple_frame(SimpleError(message=DROPPED_MESSAGES[item.reason]))
     yield DONE_FRAME
@@ -244,23 +280,44 @@ def simple_input(message: str) -> UserMessageInput:
 
 
 async def respond(
-    state: State, user: User, request: SimpleReq, request_id: str
+    state: State,
+    user: User,
+    request: SimpleReq,
+    request_id: str,
+    idempotency_key: str | None = None,
 ) -> StreamingResponse:
-    """Start the run and stream it in the simple format."""
+    """Start the run (or re-attach to it) and stream it in the simple format."""
     try:
-        started = await runs.start(
-            state, user, request.thread_id, simple_input(request.message), request_id
+        started = await busy.open_when_free(
+            state,
+            user,
+            lambda: runs.start_simple(
+                state,
+                user,
+                request.thread_id,
+                simple_input(request.message),
+                request_id,
+                idempotency_key,
+            ),
         )
-    except runs.ThreadBusyError as busy:
-        thread_id = busy.thread_id
-        frames = [
+    except runs.ThreadBusyError as busy_thread:
+        thread_id = busy_thread.thread_id
+        refusal = [
             simple_frame(SimpleThread(thread_id=thread_id)),
             simple_frame(SimpleError(message=BUSY_MESSAGE)),
             DONE_FRAME,
         ]
-        return sse_response(fixed_frames(frames), {THREAD_ID_HEADER: thread_id})
-    keepalive_s = state["settings"].gateway_keepalive_s
-    return sse_response(
-        simple_frames(started.thread_id, started.subscription, keepalive_s),
-        {THREAD_ID_HEADER: started.thread_id},
+        return sse_response(fixed_frames(refusal), {THREAD_ID_HEADER: thread_id})
+    run, subscription = started.run, started.subscription
+    resume = START
+    if started.reused:  # a retried request: the run from its first event
+        resume = Resume(replay=await run_stream.read_log(state, run, 0, subscription))
+    frames = simple_frames(
+        started.thread_id,
+        subscription,
+        state["settings"].gateway_keepalive_s,
+        run_id=run.id,
+        resume=resume,
+        on_quiet=run_stream.watch(state, user.id, run.id),
     )
+    return run_stream.run_response(state, user.id, run, frames)

@@ -1,12 +1,23 @@
 """SSE responses: ``data: <json>\\n\\n`` frames as the SDK writes them, keepalives.
 
-A stream follows one run's subscription until the run's end marker. While the
-run is quiet, a comment line keeps proxies from closing the connection. A client
-that goes away only unsubscribes: the worker owns the run and stores the answer.
+A stream follows one run's subscription until the run's end marker, after
+replaying what the client missed from the run's log (a resume). Messages are
+numbered: one the client has already is never sent twice. While the run is
+quiet, a comment line keeps proxies from closing the connection and the run is
+checked (``run_watch``). A client that goes away only unsubscribes: the worker
+owns the run and stores the answer.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections import deque
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 
 from chatkit.types import (
@@ -40,6 +51,22 @@ class Keepalive:
 
 KEEPALIVE = Keepalive()
 
+RunMessage = RunEvent | RunEnded
+QuietCheck = Callable[[int], Awaitable[Sequence[RunMessage]]]
+"""Called after each quiet interval with the last sequence number sent; answers
+messages to send (from the run's log, or a made-up end)."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a stream picks its run up: logged messages after ``after``, then live."""
+
+    replay: Sequence[RunMessage] = ()
+    after: int = 0
+
+
+START = Resume()
+
 
 def data_frame(payload: bytes) -> bytes:
     """One SSE frame holding one JSON document."""
@@ -63,25 +90,47 @@ def client_view(event: ThreadStreamEvent) -> ThreadStreamEvent | None:
             return event
 
 
+async def _next(subscription: Subscription, keepalive_s: float) -> RelayItem | None:
+    try:
+        return subscription.get_nowait()
+    except asyncio.QueueEmpty:
+        try:
+            async with asyncio.timeout(keepalive_s):
+                return await subscription.get()
+        except TimeoutError:
+            return None
+
+
 async def follow(
-    subscription: Subscription, keepalive_s: float
+    subscription: Subscription,
+    keepalive_s: float,
+    *,
+    resume: Resume = START,
+    on_quiet: QuietCheck | None = None,
 ) -> AsyncIterator[RelayItem | Keepalive]:
     """The run's items up to its end (or a drop), with a Keepalive per quiet interval.
 
-    The subscription is closed when the iteration ends for any reason,
-    including the client going away (the generator is then cancelled).
+    ``resume.replay`` comes first; after it, a message whose sequence number
+    was already sent is skipped (the live queue overlaps the log). The
+    subscription is closed when the iteration ends for any reason, including
+    the client going away (the generator is then cancelled).
     """
+    sent = resume.after
+    pending: deque[RelayItem] = deque(resume.replay)
     try:
         while True:
-            try:
-                item = subscription.get_nowait()
-            except asyncio.QueueEmpty:
-                try:
-                    async with asyncio.timeout(keepalive_s):
-                        item = await subscription.get()
-                except TimeoutError:
-                    yield KEEPALIVE
+            item = (
+                pending.popleft() if pending else await _next(subscription, keepalive_s)
+            )
+            if item is None:
+                yield KEEPALIVE
+                if on_quiet is not None:
+                    pending.extend(await on_quiet(sent))
+                continue
+            if isinstance(item, RunEvent | RunEnded):
+                if item.seq <= sent:
                     continue
+                sent = item.seq
             yield item
             if not isinstance(item, RunEvent):
                 return
@@ -89,16 +138,31 @@ async def follow(
         subscription.close()
 
 
+def with_id(seq: int, frame: bytes) -> bytes:
+    """A frame with an ``id:`` line, so a client can resume after it."""
+    return b"id: %d\n" % seq + frame
+
+
 async def chatkit_frames(
     opening: Iterable[ThreadStreamEvent],
     subscription: Subscription,
     keepalive_s: float,
+    *,
+    resume: Resume = START,
+    on_quiet: QuietCheck | None = None,
+    ids: bool = False,
 ) -> AsyncIterator[bytes]:
-    """Our opening events, then the run's ChatKit events until it ends."""
+    """Our opening events, then the run's ChatKit events until it ends.
+
+    ``ids`` adds ``id:`` lines (the resume endpoint; never on ``POST /chatkit``,
+    whose frames stay the SDK's bytes) and a last data-less ``id:`` frame at
+    the end, so an EventSource that reconnects asks for nothing more.
+    """
     for event in opening:
         yield event_frame(event)
     error_sent = False
-    async for item in follow(subscription, keepalive_s):
+    items = follow(subscription, keepalive_s, resume=resume, on_quiet=on_quiet)
+    async for item in items:
         match item:
             case Keepalive():
                 yield KEEPALIVE_FRAME
@@ -108,10 +172,13 @@ async def chatkit_frames(
                     continue
                 EVENTS_RELAYED.inc()
                 error_sent = error_sent or visible.type == "error"
-                yield event_frame(visible)
+                frame = event_frame(visible)
+                yield with_id(item.seq, frame) if ids else frame
             case RunEnded():
                 if item.status == "failed" and not error_sent:
                     yield event_frame(run_failed_event())
+                if ids:
+                    yield with_id(item.seq, b"\n")
             case RelayDropped():
                 yield event_frame(dropped_event(item.reason))
 

@@ -5,6 +5,10 @@ error otherwise), then ``runs.open_run`` stores the op's edits with the run in
 one commit and enqueues it. The opening frames are the SDK's: ``thread.created``
 and the user item for new messages, then ``stream_options``, then (structured
 input only) the replaced item; everything after comes from the worker.
+
+A request whose ``Idempotency-Key`` history has seen re-attaches instead: the
+first request's run comes back (``StartedRun.reused``) and the opening frames
+are rebuilt from what is stored (``reattach``).
 """
 
 from typing import assert_never
@@ -13,8 +17,6 @@ from chatkit.types import (
     ClientToolCallItem,
     Page,
     StreamingReq,
-    StreamOptions,
-    StreamOptionsEvent,
     StructuredInputItem,
     ThreadAddClientToolOutputParams,
     ThreadAddStructuredInputParams,
@@ -36,7 +38,7 @@ from chatkit.types import (
     WidgetItem,
 )
 
-from gateway import attachments
+from gateway import attachments, reattach
 from gateway.call import Call
 from gateway.errors import ApiError
 from gateway.runs import (
@@ -47,7 +49,7 @@ from gateway.runs import (
     open_run,
 )
 from gateway.structured_input import apply_submission
-from gateway.views import thread_response
+from gateway.views import stream_options, thread_response
 from shared.history_client import HistoryNotFound
 from shared.jobs import CustomActionOp
 
@@ -60,15 +62,25 @@ PENDING_TOOL_CALL_WINDOW = 20
 Opening = tuple[StartedRun, list[ThreadStreamEvent]]
 
 
-def stream_options() -> StreamOptionsEvent:
-    """The ``stream_options`` frame every op sends before the worker's events."""
-    return StreamOptionsEvent(stream_options=StreamOptions(allow_cancel=True))
+class _Reused(Exception):
+    """history returned an earlier request's run: its opening is rebuilt instead."""
+
+    def __init__(self, started: StartedRun) -> None:
+        super().__init__(started.run_id)
+        self.started = started
 
 
 async def start(call: Call, req: StreamingReq) -> Opening:
     """Open the op's run; its opening frames (``ThreadBusyError`` if busy)."""
     try:
         return await _start(call, req)
+    except _Reused as reused:
+        started = reused.started
+        try:
+            return started, await reattach.opening(call, started.run)
+        except BaseException:
+            started.subscription.close()
+            raise
     except ApiError as refused:
         if isinstance(req, ThreadsCreateReq | ThreadsAddUserMessageReq):
             raise
@@ -103,7 +115,12 @@ async def _start(call: Call, req: StreamingReq) -> Opening:
 
 
 async def _open(call: Call, plan: RunPlan) -> StartedRun:
-    return await open_run(call.state, call.user, plan, call.request_id)
+    started = await open_run(
+        call.state, call.user, plan, call.request_id, call.idempotency_key
+    )
+    if started.reused:
+        raise _Reused(started)  # the op's own opening would describe a new run
+    return started
 
 
 async def _new_message(
@@ -170,7 +187,10 @@ async def _client_tool_output(
         and record.item.status == "pending"
     ]
     plan = RunPlan(
-        thread_id=params.thread_id, save_items=[completed], delete_item_ids=dangling
+        thread_id=params.thread_id,
+        save_items=[completed],
+        delete_item_ids=dangling,
+        kind="client_tool_output",
     )
     return await _open(call, plan), [stream_options()]
 
@@ -186,7 +206,9 @@ async def _structured_input(
             f"item {params.item_id} is not a pending structured input",
         )
     updated = apply_submission(item, params.input)
-    plan = RunPlan(thread_id=params.thread_id, save_items=[updated])
+    plan = RunPlan(
+        thread_id=params.thread_id, save_items=[updated], kind="structured_input"
+    )
     started = await _open(call, plan)
     return started, [stream_options(), ThreadItemReplacedEvent(item=updated)]
 
@@ -200,7 +222,9 @@ async def _retry(call: Call, params: ThreadRetryAfterItemParams) -> Opening:
             "not_a_user_message",
             f"item {params.item_id} is a {item.type}; retry after a user message",
         )
-    plan = RunPlan(thread_id=params.thread_id, truncate_after_item_id=item.id)
+    plan = RunPlan(
+        thread_id=params.thread_id, truncate_after_item_id=item.id, kind="retry"
+    )
     return await _open(call, plan), [stream_options()]
 
 
@@ -208,5 +232,5 @@ async def _custom_action(call: Call, params: ThreadCustomActionParams) -> Openin
     if params.item_id is not None:
         await widget_sender(call, params.thread_id, params.item_id)
     op = CustomActionOp(item_id=params.item_id, action=params.action)
-    plan = RunPlan(thread_id=params.thread_id, op=op)
+    plan = RunPlan(thread_id=params.thread_id, op=op, kind="custom_action")
     return await _open(call, plan), [stream_options()]

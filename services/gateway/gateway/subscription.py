@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from shared.events import RunEnded, RunEvent
-from shared.redis_keys import run_events_channel, run_log
+from shared.redis_keys import run_events_channel
 
-DropReason = Literal["overflow", "shutdown"]
+DropReason = Literal["overflow", "shutdown", "redis_lost"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,6 @@ class Subscription:
         on_close: Callable[["Subscription"], None] | None = None,
     ) -> None:
         self.run_id = run_id
-        self.log_key = run_log(run_id)
         self.channel = run_events_channel(run_id).encode()
         self._on_close = on_close
         self._limit = limit
@@ -50,6 +49,10 @@ class Subscription:
     def last_seq(self) -> int:
         """Sequence number of the last message queued."""
         return self._last_seq
+
+    def skip_through(self, seq: int) -> None:
+        """Refuse messages up to ``seq`` from now on: the client has them already."""
+        self._last_seq = max(self._last_seq, seq)
 
     def get_nowait(self) -> RelayItem:
         """The next item if one is queued (``asyncio.QueueEmpty`` otherwise)."""

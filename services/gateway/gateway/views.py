@@ -5,6 +5,8 @@ from chatkit.types import (
     LockedStatus,
     Page,
     SDKHiddenContextItem,
+    StreamOptions,
+    StreamOptionsEvent,
     Thread,
     ThreadItem,
     ThreadMetadata,
@@ -54,3 +56,8 @@ def stored_thread(record: ThreadRecord) -> ThreadMetadata:
     if record.active_run_id is None or thread.status.type != "active":
         return thread
     return thread.model_copy(update={"status": LockedStatus(reason=LOCKED_REASON)})
+
+
+def stream_options() -> StreamOptionsEvent:
+    """The ``stream_options`` frame every op sends before the worker's events."""
+    return StreamOptionsEvent(stream_options=StreamOptions(allow_cancel=True))

@@ -5,7 +5,8 @@ the real worker would stream (a pending client tool call, a structured input,
 a widget, an answer).
 """
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,12 +15,15 @@ import httpx
 from chatkit.actions import ActionConfig
 from chatkit.types import (
     AssistantMessageContent,
+    AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
     ClientToolCallItem,
     StructuredInputItem,
     StructuredInputMultipleChoice,
     StructuredInputMultipleChoiceOption,
+    ThreadItemAddedEvent,
     ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
     ThreadStreamEvent,
     WidgetItem,
 )
@@ -28,7 +32,7 @@ from chatkit.widgets import Button, Card, Text
 from shared.events import RunStatus
 from shared.ids import new_id
 from shared.jobs import RunJob
-from testkit.chatkit_sse import SseBody, iter_frames, validate_chatkit_frames
+from testkit.chatkit_sse import SseBody, SseFrame, iter_frames, validate_chatkit_frames
 from testkit.tokens import auth_headers
 
 from .worker_double import WorkerDouble
@@ -72,7 +76,7 @@ def add_body(thread_id: str, text: str) -> dict[str, Any]:
     return {"type": "threads.add_user_message", "params": params}
 
 
-def _events(frames: list[Any]) -> list[ThreadStreamEvent]:
+def events_of(frames: list[Any]) -> list[ThreadStreamEvent]:
     return validate_chatkit_frames(SseBody(frames=frames))
 
 
@@ -90,14 +94,14 @@ async def turn(
     ) as response:
         assert response.status_code == 200, await response.aread()
         frames = iter_frames(response)
-        first = _events([await anext(frames)])
+        first = events_of([await anext(frames)])
         thread_id = body["params"].get("thread_id")
         if first[0].type == "thread.created":
             thread_id = first[0].thread.id
         assert isinstance(thread_id, str)
         _, job = await worker.job_for(thread_id)
         await worker.run(job, list(answer(thread_id)), status)
-        rest = _events([frame async for frame in frames])
+        rest = events_of([frame async for frame in frames])
     return Turn([*first, *rest], job)
 
 
@@ -118,10 +122,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def answer_item(thread_id: str, text: str) -> AssistantMessageItem:
+def answer_item(
+    thread_id: str, text: str, item_id: str | None = None
+) -> AssistantMessageItem:
     """An assistant message."""
     return AssistantMessageItem(
-        id=new_id("msg"), thread_id=thread_id, created_at=now(),
+        id=item_id or new_id("msg"), thread_id=thread_id, created_at=now(),
         content=[AssistantMessageContent(text=text)],
     )  # fmt: skip
 
@@ -166,3 +172,54 @@ def task_widget(thread_id: str) -> WidgetItem:
 def done(*items: Any) -> Callable[[str], list[ThreadStreamEvent]]:
     """Worker events: one ``thread.item.done`` per item factory, in order."""
     return lambda thread_id: [ThreadItemDoneEvent(item=f(thread_id)) for f in items]
+
+
+@dataclass
+class LiveTurn:
+    """A streaming op whose response is still open; the worker has not answered."""
+
+    response: httpx.Response
+    frames: AsyncIterator[SseFrame]
+    job: RunJob
+
+    @property
+    def run_id(self) -> str:
+        """The run named by the response's ``X-Run-Id``."""
+        return self.response.headers["x-run-id"]
+
+    async def rest(self) -> list[SseFrame]:
+        """Every frame still to come, up to the end of the stream."""
+        return [frame async for frame in self.frames]
+
+
+@contextlib.asynccontextmanager
+async def live_turn(
+    http: httpx.AsyncClient,
+    worker: WorkerDouble,
+    user: str,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> AsyncIterator[LiveTurn]:
+    """POST a streaming op and take its job; the test plays the run."""
+    async with http.stream(
+        "POST", "/chatkit", json=body, headers={**auth_headers(user), **(headers or {})}
+    ) as response:
+        assert response.status_code == 200, await response.aread()
+        thread_id = response.headers["x-thread-id"]
+        _, job = await worker.job_for(thread_id)
+        assert job.run_id == response.headers["x-run-id"]
+        yield LiveTurn(response, iter_frames(response), job)
+
+
+def text_delta(item_id: str, text: str) -> ThreadItemUpdatedEvent:
+    """One assistant text delta."""
+    update = AssistantMessageContentPartTextDelta(content_index=0, delta=text)
+    return ThreadItemUpdatedEvent(item_id=item_id, update=update)
+
+
+def answer_started(thread_id: str, item_id: str) -> ThreadItemAddedEvent:
+    """``thread.item.added`` of an empty assistant message."""
+    item = AssistantMessageItem(
+        id=item_id, thread_id=thread_id, created_at=now(), content=[]
+    )
+    return ThreadItemAddedEvent(item=item)

@@ -210,9 +210,14 @@ async def test_simple_format_creates_a_thread_and_streams_text_then_done(
         "POST", "/chatkit", json={"message": "hi there"}, headers=auth_headers("u2")
     ) as response:
         thread_id = response.headers["x-thread-id"]
+        run_id = response.headers["x-run-id"]
         frames = iter_frames(response)
         first = await anext(frames)
-        assert json.loads(first.data) == {"type": "thread", "thread_id": thread_id}
+        assert json.loads(first.data) == {
+            "type": "thread",
+            "thread_id": thread_id,
+            "run_id": run_id,
+        }
         _, job = await worker.job_for(thread_id)
         await worker.run(job, _answer(thread_id, "Hello!"), "completed")
         rest = [first, *[frame async for frame in frames]]
@@ -276,3 +281,21 @@ async def test_json_ops_answer_like_the_sdk_and_hide_hidden_items(
         {"type": "threads.get_by_id", "params": {"thread_id": thread_id}}
     )
     assert missing.status_code == 404
+
+
+async def test_unreachable_history_is_a_503_that_says_when_to_retry(
+    bare_http: httpx.AsyncClient,
+) -> None:
+    get_thread = {"type": "threads.get_by_id", "params": {"thread_id": "thr_1"}}
+    for response in (
+        await bare_http.post("/chatkit", json=get_thread, headers=auth_headers("u")),
+        await bare_http.post(
+            "/chatkit", json=_create_body("hi"), headers=auth_headers("u")
+        ),
+        await bare_http.get("/chatkit/threads/thr_1/run", headers=auth_headers("u")),
+        await bare_http.post("/chatkit/runs/run_1/cancel", headers=auth_headers("u")),
+    ):
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        body = ErrorBody.model_validate_json(response.content)
+        assert body.error == "history_unavailable"

@@ -12,6 +12,8 @@ from shared.events import RunEnded, RunEvent, dump_run_message
 from shared.ids import new_id
 from shared.redis_keys import run_events_channel, run_log
 from testkit.processes import free_port
+from testkit.restartable_redis import restartable_redis
+from testkit.tcp_proxy import TcpProxy, TcpTarget
 
 
 def _event(run_id: str, seq: int) -> RunEvent:
@@ -253,3 +255,70 @@ async def test_stopping_the_relay_ends_open_subscriptions_with_a_marker(
     sub = await relay.subscribe(new_id("run"))
     await relay.stop()
     assert sub.get_nowait() == RelayDropped("shutdown")
+
+
+async def _publisher_sees(url: str, run_id: str, relay: Relay) -> RelayItem:
+    """Subscribe through the relay, publish one event on ``url``, read it back."""
+    sub = await relay.subscribe(run_id)
+    client = Redis.from_url(url)
+    try:
+        await _publish(client, _event(run_id, 1))
+    finally:
+        await client.aclose()
+    return await _next(sub)
+
+
+async def test_streams_end_with_redis_lost_when_redis_dies_then_the_relay_returns() -> (
+    None
+):
+    with restartable_redis() as server:
+        relay = Relay(server.url, subscribe_timeout_s=2)
+        await relay.start()
+        try:
+            sub = await relay.subscribe(new_id("run"))
+            server.kill()
+            assert await _next(sub) == RelayDropped("redis_lost")
+            assert sub.closed
+            server.start()
+            await eventually(_connected(relay), what="reconnect after restart")
+            run_id = new_id("run")
+            assert await _publisher_sees(server.url, run_id, relay) == _event(run_id, 1)
+        finally:
+            await relay.stop()
+
+
+def _connected(relay: Relay) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return relay.connected
+
+    return check
+
+
+async def test_a_different_redis_behind_the_same_address_ends_the_streams() -> None:
+    """Reconnecting at once to a restarted server: what it lost is not refilled."""
+    with restartable_redis() as first, restartable_redis() as second:
+        proxy = TcpProxy(TcpTarget(host="127.0.0.1", port=first.port)).start()
+        relay = Relay(f"redis://127.0.0.1:{proxy.port}/0", subscribe_timeout_s=2)
+        await relay.start()
+        try:
+            sub = await relay.subscribe(new_id("run"))
+            proxy.target = TcpTarget(host="127.0.0.1", port=second.port)
+            proxy.pause("hold")  # cuts the connection; the reconnect waits...
+            proxy.resume()  # ...and lands on the other server at once
+            assert await _next(sub) == RelayDropped("redis_lost")
+            await eventually(_connected(relay), what="reconnect to the new server")
+            run_id = new_id("run")
+            assert await _publisher_sees(second.url, run_id, relay) == _event(run_id, 1)
+        finally:
+            await relay.stop()
+            proxy.stop()
+
+
+def test_a_subscription_skips_what_its_client_got_from_the_log() -> None:
+    sub = Subscription("run_1", limit=10)
+    sub.skip_through(3)
+    for seq in (2, 3, 4):
+        assert sub.offer(_event("run_1", seq))
+    assert sub.get_nowait() == _event("run_1", 4)
+    with pytest.raises(asyncio.QueueEmpty):
+        sub.get_nowait()

@@ -10,7 +10,9 @@ REAL_SECRET = "a-real-secret-that-is-long-enough-0123456789abcdef"
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "JWT_SECRET", "BETTER_AUTH_SECRET", "CORS_ORIGINS", "ENV",
-        "GATEWAY_ATTACHMENT_MIME_TYPES", "GATEWAY_PUBLIC_URL",
+        "GATEWAY_ATTACHMENT_MIME_TYPES", "GATEWAY_PUBLIC_URL", "ON_DISCONNECT",
+        "GATEWAY_ON_DISCONNECT", "BUSY_POLICY", "GATEWAY_BUSY_POLICY",
+        "GATEWAY_BUSY_WAIT_S", "GATEWAY_QUEUED_LEASE_S",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
 
@@ -128,4 +130,34 @@ def test_public_url_loses_its_trailing_slash_and_must_be_http(
     )
     monkeypatch.setenv("GATEWAY_PUBLIC_URL", "chat.example")
     with pytest.raises(ValidationError, match="GATEWAY_PUBLIC_URL"):
+        _settings(env="development")
+
+
+def test_run_knobs_have_the_documented_defaults() -> None:
+    settings = _settings(env="development")
+    assert settings.on_disconnect == "continue"
+    assert settings.busy_policy == "reject"
+    assert settings.gateway_busy_wait_s == 120
+    assert settings.gateway_queued_lease_s == 300
+    assert (settings.run_log_maxlen, settings.run_log_ttl_s) == (1000, 3600)
+
+
+@pytest.mark.parametrize("prefix", ["", "GATEWAY_"])
+def test_run_policies_are_read_unprefixed_or_with_the_gateway_prefix(
+    monkeypatch: pytest.MonkeyPatch, prefix: str
+) -> None:
+    monkeypatch.setenv(f"{prefix}ON_DISCONNECT", "cancel")
+    monkeypatch.setenv(f"{prefix}BUSY_POLICY", "interrupt")
+    settings = _settings(env="development")
+    assert (settings.on_disconnect, settings.busy_policy) == ("cancel", "interrupt")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("ON_DISCONNECT", "stop"), ("BUSY_POLICY", "queue")]
+)
+def test_unknown_run_policies_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
         _settings(env="development")

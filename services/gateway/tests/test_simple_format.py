@@ -48,6 +48,7 @@ from gateway.simple_format import (
     simple_frames,
     tool_args,
 )
+from gateway.sse import Resume
 from gateway.subscription import Subscription
 from shared.events import RunEnded, RunEvent, RunStatus, ToolActivity
 from testkit.chatkit_sse import (
@@ -306,3 +307,58 @@ async def test_quiet_run_gets_keepalive_comments_in_the_simple_format_too() -> N
     sse = parse_sse(b"".join(frames).decode())
     assert sse.comments[:2] == ["keepalive", "keepalive"]
     assert sse.frames[-1].data == "[DONE]"
+
+
+async def test_redis_lost_ends_the_simple_stream_with_an_error_then_done() -> None:
+    subscription = Subscription("run_1", limit=100)
+    subscription.drop("redis_lost")
+    frames = [frame async for frame in simple_frames("thr_1", subscription, 5.0)]
+    events, done = validate_simple_frames(parse_sse(b"".join(frames).decode()))
+    assert [e.type for e in events] == ["thread", "error"]
+    assert done
+
+
+async def test_each_relayed_event_ids_its_last_frame_and_done_carries_the_end() -> None:
+    tool = ToolActivity(phase="call", call_id="c1", name="add", arguments="{}")
+    delta = _updated(AssistantMessageContentPartTextDelta(content_index=0, delta="x"))
+    subscription = Subscription("run_1", limit=100)
+    for message in (
+        RunEvent(run_id="run_1", seq=1, event=delta, tool=tool),
+        RunEvent(run_id="run_1", seq=2, event=ProgressUpdateEvent(text="hm")),
+        _ended(3),
+    ):
+        subscription.offer(message)
+    frames = simple_frames("thr_1", subscription, 5.0, run_id="run_1")
+    sse = parse_sse(b"".join([frame async for frame in frames]).decode())
+    events, done = validate_simple_frames(sse)
+    assert done
+    assert [(e.type, f.id) for e, f in zip(events, sse.frames, strict=False)] == [
+        ("thread", None),
+        ("tool_call", None),
+        ("text", "1"),
+    ]
+    assert (sse.frames[-1].data, sse.frames[-1].id) == ("[DONE]", "3")
+
+
+async def test_a_primed_mapper_sends_only_what_the_client_has_not_seen() -> None:
+    added = _updated(AssistantMessageContentPartTextDelta(content_index=0, delta="Hel"))
+    more = _updated(AssistantMessageContentPartTextDelta(content_index=0, delta="lo"))
+    seen = [RunEvent(run_id="run_1", seq=1, event=added)]
+    mapper = SimpleMapper()
+    mapper.prime(seen)
+    subscription = Subscription("run_1", limit=100)
+    subscription.offer(RunEvent(run_id="run_1", seq=2, event=more))
+    subscription.offer(
+        RunEvent(
+            run_id="run_1", seq=3, event=ThreadItemDoneEvent(item=_message("Hello"))
+        )
+    )
+    subscription.offer(_ended(4))
+    frames = simple_frames(
+        "thr_1", subscription, 5.0, resume=Resume(after=1), mapper=mapper
+    )
+    sse = parse_sse(b"".join([frame async for frame in frames]).decode())
+    events, _ = validate_simple_frames(sse)
+    assert [e for e in events if isinstance(e, SimpleText)] == [
+        SimpleText(type="text", content="lo")
+    ]

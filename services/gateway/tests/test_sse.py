@@ -24,7 +24,13 @@ from chatkit.types import (
 )
 from pydantic import AnyUrl
 
-from gateway.sse import KEEPALIVE_FRAME, chatkit_frames, event_frame, sse_response
+from gateway.sse import (
+    KEEPALIVE_FRAME,
+    Resume,
+    chatkit_frames,
+    event_frame,
+    sse_response,
+)
 from gateway.subscription import Subscription
 from shared.events import RunEnded, RunEvent, RunStatus
 from testkit.chatkit_sse import parse_sse, validate_chatkit_frames
@@ -235,3 +241,52 @@ def test_sse_response_has_the_streaming_headers() -> None:
     assert response.headers["cache-control"] == "no-cache"
     assert response.headers["x-accel-buffering"] == "no"
     assert response.headers["x-thread-id"] == "thr_1"
+
+
+async def test_resume_replays_then_skips_live_copies_of_what_it_already_sent() -> None:
+    sub = Subscription("run_1", limit=10)
+    # Subscribed before the log was read: the live queue overlaps the replay.
+    for message in (_delta(2), _delta(3), _delta(4), _ended(5)):
+        sub.offer(message)
+    resume = Resume(replay=[_delta(2), _delta(3)], after=1)
+    body = await _collect(chatkit_frames([], sub, keepalive_s=5, resume=resume))
+    expected = [_delta(seq).event for seq in (2, 3, 4)]
+    assert body == b"".join(event_frame(event) for event in expected)
+
+
+async def test_frames_with_ids_carry_their_sequence_and_end_with_a_bare_id() -> None:
+    sub = Subscription("run_1", limit=10)
+    for message in (_delta(1, "a"), _delta(2, "b"), _ended(3)):
+        sub.offer(message)
+    body = await _collect(chatkit_frames([], sub, keepalive_s=5, ids=True))
+    sse = parse_sse(body.decode())
+    assert [frame.id for frame in sse.frames] == ["1", "2"]
+    assert body.endswith(b"id: 3\n\n")
+    assert len(validate_chatkit_frames(sse)) == 2
+
+
+async def test_redis_lost_ends_the_stream_with_a_retryable_error() -> None:
+    sub = Subscription("run_1", limit=10)
+    sub.offer(_delta(1))
+    sub.drop("redis_lost")
+    body = await _collect(chatkit_frames([], sub, keepalive_s=5))
+    events = validate_chatkit_frames(parse_sse(body.decode()))
+    assert isinstance(events[-1], ErrorEvent)
+    assert events[-1].allow_retry
+    assert len(events) == 2
+
+
+async def test_a_quiet_check_can_end_the_stream_with_what_it_found() -> None:
+    sub = Subscription("run_1", limit=10)
+    checked: list[int] = []
+
+    async def check(sent: int) -> list[RunEvent | RunEnded]:
+        checked.append(sent)
+        return [_delta(1), _delta(2), _ended(3, "failed")] if len(checked) > 1 else []
+
+    sub.offer(_delta(1))
+    body = await _collect(chatkit_frames([], sub, keepalive_s=0.02, on_quiet=check))
+    assert checked == [1, 1]
+    events = validate_chatkit_frames(parse_sse(body.decode()))
+    assert [e.type for e in events] == ["thread.item.updated"] * 2 + ["error"]
+    assert sub.closed

@@ -31,6 +31,7 @@ from .flows import (
     answer_item,
     create_body,
     done,
+    live_turn,
     new_thread,
     pending_tool_call,
     priority_question,
@@ -335,3 +336,41 @@ async def _created_thread_id(lines: AsyncIterator[str]) -> str:
     event = THREAD_STREAM_EVENT.validate_json(first.removeprefix("data: "))
     assert event.type == "thread.created"
     return event.thread.id
+
+
+async def test_every_streaming_op_opens_its_run_with_its_kind(
+    http: httpx.AsyncClient, worker: WorkerDouble
+) -> None:
+    user = _user()
+    client = ChatKitClient(http, jwt_for(user))
+    created = await turn(http, worker, user, create_body("hi"), done(pending_tool_call))
+    thread_id = created.job.thread_id
+    tool = await turn(
+        http, worker, user, _tool_output(thread_id, "x"), done(priority_question)
+    )
+    question = (await client.list_items(thread_id)).data[-1]
+    answer = {"priority": {"values": ["low"]}}
+    structured = await turn(
+        http, worker, user, _structured(thread_id, question.id, answers=answer),
+        done(task_widget),
+    )  # fmt: skip
+    widget = (await client.list_items(thread_id)).data[-1]
+    action = await turn(http, worker, user, _action(thread_id, widget.id, "x"))
+    first = (await client.list_items(thread_id, order="asc")).data[0]
+    retried = await turn(http, worker, user, _retry(thread_id, first.id))
+    added = await turn(http, worker, user, add_body(thread_id, "more"))
+    body = {"message": "s", "thread_id": thread_id}
+    async with live_turn(http, worker, user, body) as simple:
+        await worker.run(simple.job, [], "completed")
+        await simple.rest()
+    runs = [
+        (t.job.run_id, kind)
+        for t, kind in [
+            (created, "create"), (tool, "client_tool_output"),
+            (structured, "structured_input"), (action, "custom_action"),
+            (retried, "retry"), (added, "add_user_message"),
+        ]
+    ]  # fmt: skip
+    runs.append((simple.job.run_id, "simple"))
+    for run_id, kind in runs:
+        assert (await worker.history.get_run(user, run_id)).kind == kind

@@ -1,14 +1,17 @@
 """WorkerDouble: does by hand what the agent worker does with the gateway's jobs.
 
 It reads the queued arq job from Redis, publishes the run's events the way the
-worker does (persisting done/replaced/removed items in history first), and
-finishes the run in history. For the short jobs it writes the arq job result
-exactly as arq's ``finish_job`` does, so the gateway's ``job.result()`` reads it.
+worker does (persisting done/replaced/removed items in history first, then
+``shared.run_log.append``: PUBLISH plus the run's log), and finishes the run in
+history. ``begin``/``emit``/``finish`` play a run step by step. For the short
+jobs it writes the arq job result exactly as arq's ``finish_job`` does, so the
+gateway's ``job.result()`` reads it.
 """
 
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,14 +31,16 @@ from chatkit.types import (
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from shared.events import RunEnded, RunEvent, RunStatus, dump_run_message
-from shared.history_api import RunUpdate
+from shared import run_log
+from shared.events import RunEnded, RunEvent, RunStatus, ToolActivity
+from shared.history_api import RunRecord, RunUpdate
 from shared.history_client import HistoryClient
 from shared.jobs import RUN_AGENT_JOB, RunJob
-from shared.redis_keys import run_events_channel
 
 POLL_S = 0.02
 RESULT_TTL_MS = 60_000
+LOG_MAXLEN = 1000
+LOG_TTL_S = 600
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ class WorkerDouble:
     history: HistoryClient
     queue: str
     taken: set[str] = field(default_factory=set)
+    seqs: dict[str, int] = field(default_factory=dict)
+    """Last sequence number published per run."""
 
     async def take(self, function: str, timeout_s: float = 4.0) -> QueuedJob:
         """The oldest queued job of ``function`` not taken yet.
@@ -98,6 +105,17 @@ class WorkerDouble:
             await asyncio.sleep(POLL_S)
         raise AssertionError(f"no job enqueued for {thread_id}")
 
+    async def queued_runs(self, thread_id: str) -> list[str]:
+        """Run ids of the thread's jobs still waiting in the queue."""
+        runs = []
+        for job_id in await self.redis.zrange(self.queue, 0, -1):
+            queued = await self._read(job_id.decode())
+            if queued is not None and queued.function == RUN_AGENT_JOB:
+                job = RunJob.model_validate(queued.payload)
+                if job.thread_id == thread_id:
+                    runs.append(job.run_id)
+        return runs
+
     async def _persist(self, job: RunJob, event: ThreadStreamEvent) -> None:
         user, thread = job.user_id, job.thread_id
         match event:
@@ -108,21 +126,45 @@ class WorkerDouble:
             case ThreadItemRemovedEvent():
                 await self.history.delete_item(user, thread, event.item_id)
 
+    async def begin(self, job: RunJob) -> RunRecord:
+        """Pick the run up, as the worker does first."""
+        update = RunUpdate(status="running", worker="double")
+        return await self.history.update_run(job.user_id, job.run_id, update)
+
+    async def emit(
+        self,
+        job: RunJob,
+        events: Sequence[ThreadStreamEvent],
+        tool: ToolActivity | None = None,
+    ) -> None:
+        """Persist (done items), then publish and log each event, numbered on."""
+        for event in events:
+            await self._persist(job, event)
+            seq = self.seqs.get(job.run_id, 0) + 1
+            self.seqs[job.run_id] = seq
+            message = RunEvent(run_id=job.run_id, seq=seq, event=event, tool=tool)
+            await self.publish(message)
+
+    async def publish(self, message: RunEvent | RunEnded) -> None:
+        """One message through ``shared.run_log`` (PUBLISH and log)."""
+        await run_log.append(
+            self.redis, message.run_id, [message], maxlen=LOG_MAXLEN, ttl_s=LOG_TTL_S
+        )
+
+    async def finish(self, job: RunJob, status: RunStatus) -> None:
+        """Mark the run finished in history, then publish its end."""
+        last = self.seqs.get(job.run_id, 0)
+        update = RunUpdate(status=status, last_seq=last)
+        await self.history.update_run(job.user_id, job.run_id, update)
+        await self.publish(RunEnded(run_id=job.run_id, seq=last + 1, status=status))
+
     async def run(
         self, job: RunJob, events: list[ThreadStreamEvent], status: RunStatus
     ) -> None:
         """Publish the events and the end marker, then finish the run."""
-        channel = run_events_channel(job.run_id)
-        await self.history.update_run(
-            job.user_id, job.run_id, RunUpdate(status="running", worker="double")
-        )
-        for seq, event in enumerate(events, 1):
-            await self._persist(job, event)  # persisted, then published
-            message = RunEvent(run_id=job.run_id, seq=seq, event=event)
-            await self.redis.publish(channel, dump_run_message(message))
-        await self.history.update_run(job.user_id, job.run_id, RunUpdate(status=status))
-        end = RunEnded(run_id=job.run_id, seq=len(events) + 1, status=status)
-        await self.redis.publish(channel, dump_run_message(end))
+        await self.begin(job)
+        await self.emit(job, events)
+        await self.finish(job, status)
 
     async def reply(self, queued: QueuedJob, reply: BaseModel) -> None:
         """Finish a short job with ``reply`` as its result, as arq's worker does."""

@@ -34,6 +34,19 @@ async def test_moving_to_running_starts_the_running_lease(
     )
 
 
+async def test_moving_to_running_takes_the_lease_the_worker_asks_for(
+    client: HistoryClient, user_id: str, queued_run: RunRecord
+) -> None:
+    pickup = RunUpdate(
+        status="running", fencing_token=queued_run.fencing_token, lease_s=7
+    )
+
+    running = await client.update_run(user_id, queued_run.id, pickup)
+
+    assert running.started_at is not None
+    assert running.lease_expires_at == running.started_at + timedelta(seconds=7)
+
+
 async def test_update_with_a_stale_token_is_refused_and_changes_nothing(
     client: HistoryClient, user_id: str, queued_run: RunRecord
 ) -> None:

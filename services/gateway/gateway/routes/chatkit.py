@@ -1,19 +1,34 @@
 """POST /chatkit: the ChatKit protocol and the simple format on one URL."""
 
+from dataclasses import replace
 from typing import Any
 
 from chatkit.types import StreamingReq, is_streaming_req
 from fastapi import APIRouter, Request, Response
 
-from gateway import json_ops, simple_format, streaming_ops
+from gateway import busy, json_ops, run_stream, simple_format, streaming_ops
 from gateway.auth import CurrentUser
 from gateway.call import Call
 from gateway.errors import ApiError, busy_event
 from gateway.metrics import REQUESTS
-from gateway.protocol import SimpleReq, chatkit_read_limit, parse_sized, read_body
+from gateway.protocol import (
+    IDEMPOTENCY_HEADER,
+    SimpleReq,
+    chatkit_read_limit,
+    idempotency_key,
+    parse_sized,
+    read_body,
+)
 from gateway.request_context import request_id
 from gateway.runs import ThreadBusyError
-from gateway.sse import chatkit_frames, event_frame, fixed_frames, sse_response
+from gateway.sse import (
+    START,
+    Resume,
+    chatkit_frames,
+    event_frame,
+    fixed_frames,
+    sse_response,
+)
 from gateway.state import StateDep
 from shared.history_client import HistoryNotFound
 
@@ -29,6 +44,16 @@ _ERROR_BODY = {
     }
 }
 _OPENAPI_BODY: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": IDEMPOTENCY_HEADER,
+            "in": "header",
+            "required": False,
+            "description": "Streaming requests: a retry with the same key re-attaches "
+            "to the first request's run instead of storing the input again",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {
@@ -50,12 +75,23 @@ _OPENAPI_BODY: dict[str, Any] = {
                 }
             }
         },
-    }
+    },
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "SSE for streaming ops and the simple format, JSON otherwise",
+        "description": "SSE for streaming ops and the simple format (headers "
+        "X-Run-Id and X-Thread-Id name the run and its thread), JSON otherwise",
         "content": {"text/event-stream": {}, "application/json": {}},
+        "headers": {
+            "X-Run-Id": {
+                "description": "Streaming: the run (resume, status, cancel)",
+                "schema": {"type": "string"},
+            },
+            "X-Thread-Id": {
+                "description": "Streaming: the thread the run belongs to",
+                "schema": {"type": "string"},
+            },
+        },
     },
     **{
         status: {"description": text, "content": _ERROR_BODY}
@@ -92,12 +128,16 @@ async def chatkit(request: Request, user: CurrentUser, state: StateDep) -> Respo
     )
     if isinstance(parsed, SimpleReq):
         REQUESTS.labels(op="simple").inc()
-        return await simple_format.respond(state, user, parsed, request_id(request))
+        key = idempotency_key(request)
+        return await simple_format.respond(
+            state, user, parsed, request_id(request), key
+        )
     REQUESTS.labels(op=parsed.type).inc()
     call = Call.of(request, state, user)
     try:
         if is_streaming_req(parsed):
-            return await _stream(call, parsed)
+            key = idempotency_key(request)
+            return await _stream(replace(call, idempotency_key=key), parsed)
         body = await json_ops.answer(parsed, call)
     except ApiError as refused:
         raise refused.about(parsed.type) from None
@@ -107,15 +147,23 @@ async def chatkit(request: Request, user: CurrentUser, state: StateDep) -> Respo
 
 
 async def _stream(call: Call, req: StreamingReq) -> Response:
+    state, user = call.state, call.user
     try:
-        started, opening = await streaming_ops.start(call, req)
+        started, opening = await busy.open_when_free(
+            state, user, lambda: streaming_ops.start(call, req)
+        )
     except ThreadBusyError:
         # Nothing was stored; a 200 stream with one error is what ChatKit shows.
         return sse_response(fixed_frames([event_frame(busy_event())]))
-    return sse_response(
-        chatkit_frames(
-            opening,
-            started.subscription,
-            call.state["settings"].gateway_keepalive_s,
-        )
+    run, subscription = started.run, started.subscription
+    resume = START
+    if started.reused:  # a retried request: the run from its first event
+        resume = Resume(replay=await run_stream.read_log(state, run, 0, subscription))
+    frames = chatkit_frames(
+        opening,
+        subscription,
+        state["settings"].gateway_keepalive_s,
+        resume=resume,
+        on_quiet=run_stream.watch(state, user.id, run.id),
     )
+    return run_stream.run_response(state, user.id, run, frames)

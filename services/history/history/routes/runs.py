@@ -74,14 +74,13 @@ async def update_run(
     pool: PoolDep,
     settings: SettingsDep,
 ) -> RunRecord:
-    """Mark a run running (lease: ``HISTORY_RUNNING_LEASE_S``) or finished.
+    """Mark a run running (lease: `lease_s`, else the history default) or finished.
 
     409 ``run_state`` if it cannot move so, 409 ``stale_run`` if the fencing
     token is given and no longer holds the thread.
     """
-    return await runs.update_run(
-        pool, user_id, run_id, body, settings.history_running_lease_s
-    )
+    lease_s = body.lease_s or settings.history_running_lease_s
+    return await runs.update_run(pool, user_id, run_id, body, lease_s)
 
 
 @router.post("/runs/{run_id}/heartbeat")

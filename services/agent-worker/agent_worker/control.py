@@ -1,0 +1,182 @@
+"""The worker's one control subscriber: cancel signals of every run it is serving.
+
+A single pub/sub connection per worker process (not one per run) subscribes to
+`run_control_channel(run_id)` of each run while it is served; any message there
+sets that run's asyncio event. The cancel key `run_cancel(run_id)` covers a
+cancel sent before the worker subscribed: `watch` checks it once the
+subscription is confirmed, and again after every reconnect (a message published
+while the connection was down is lost). The persisted cancel flag in history,
+read by the run's heartbeat, is the last resort when Redis drops both.
+"""
+
+import asyncio
+import contextlib
+
+import structlog
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from shared.redis_keys import run_cancel, run_control_channel
+
+CONTROL_CLIENT_NAME = "agent-worker.control"
+CONFIRM_TIMEOUT_S = 2.0
+"""How long `watch` waits for Redis to confirm a subscription before going on."""
+START_TIMEOUT_S = 5.0
+"""How long startup waits for the first connection (the reader keeps trying)."""
+KEY_CHECK_TIMEOUT_S = 2.0
+BACKOFF_FIRST_S = 0.05
+BACKOFF_MAX_S = 2.0
+
+log = structlog.get_logger("agent_worker.control")
+
+
+class ControlChannel:
+    """Per-run cancel events fed by one multiplexed subscription."""
+
+    def __init__(self, redis_url: str) -> None:
+        # No socket timeout: the connection is quiet until someone cancels.
+        self._redis: Redis = Redis.from_url(
+            redis_url,
+            client_name=CONTROL_CLIENT_NAME,
+            socket_timeout=None,
+            socket_connect_timeout=5,
+            socket_keepalive=True,
+        )
+        self._watched: dict[bytes, tuple[str, asyncio.Event]] = {}
+        """Channel -> (run id, cancel event) of every run served here."""
+        self._confirmations: dict[bytes, asyncio.Future[None]] = {}
+        self._pubsub: PubSub | None = None
+        self._connected = asyncio.Event()
+        self._backoff = BACKOFF_FIRST_S
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the reader task, which connects and reconnects by itself."""
+        self._reader = asyncio.create_task(self._read_forever(), name="control")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await self._connected.wait()
+
+    async def stop(self) -> None:
+        """Stop the reader and close the connections."""
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._redis.aclose(close_connection_pool=True)
+
+    async def watch(self, run_id: str) -> asyncio.Event:
+        """The run's cancel event; already set if a cancel came before."""
+        channel = run_control_channel(run_id).encode()
+        event = asyncio.Event()
+        self._watched[channel] = (run_id, event)
+        confirmed = asyncio.get_running_loop().create_future()
+        self._confirmations[channel] = confirmed
+        # The key is read after the subscription is confirmed: a cancel that
+        # sets the key later also publishes after it, and that message arrives.
+        if await self._send("SUBSCRIBE", channel):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CONFIRM_TIMEOUT_S):
+                    await confirmed
+        self._confirmations.pop(channel, None)
+        if await self._cancel_key_set([run_id]):
+            event.set()
+        return event
+
+    async def unwatch(self, run_id: str) -> None:
+        """Forget the run: it ended on this worker."""
+        channel = run_control_channel(run_id).encode()
+        self._watched.pop(channel, None)
+        self._confirmations.pop(channel, None)
+        await self._send("UNSUBSCRIBE", channel)
+
+    async def _send(self, command: str, channel: bytes) -> bool:
+        """Send a (un)subscribe on the live connection; False if there is none."""
+        pubsub = self._pubsub
+        if pubsub is None:
+            return False  # the next connection subscribes every watched run
+        try:
+            await pubsub.execute_command(command, channel)
+        except (RedisError, OSError) as error:
+            # The reader sees the same broken socket and starts over.
+            log.warning("control command failed", error_type=type(error).__name__)
+            return False
+        return True
+
+    async def _cancel_key_set(self, run_ids: list[str]) -> list[str]:
+        """Those of `run_ids` whose cancel key exists (none if Redis is away)."""
+        try:
+            async with asyncio.timeout(KEY_CHECK_TIMEOUT_S):
+                found = await self._redis.mget([run_cancel(r) for r in run_ids])
+        except (RedisError, OSError, TimeoutError) as error:
+            log.warning("cancel key check failed", error_type=type(error).__name__)
+            return []
+        return [
+            run_id
+            for run_id, value in zip(run_ids, found, strict=True)
+            if value is not None
+        ]
+
+    async def _read_forever(self) -> None:
+        while True:
+            try:
+                await self._read_connection()
+            except (RedisError, OSError) as error:
+                log.warning(
+                    "control subscription lost",
+                    error_type=type(error).__name__,
+                    retry_in_s=self._backoff,
+                )
+            except Exception:
+                # A bug here must not leave the process deaf to every cancel.
+                log.exception("control reader failed")
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
+
+    async def _read_connection(self) -> None:
+        pubsub = self._redis.pubsub()
+        try:
+            await pubsub.connect()  # type: ignore[no-untyped-call]
+            self._pubsub = pubsub
+            self._backoff = BACKOFF_FIRST_S
+            self._connected.set()
+            channels = list(self._watched)
+            if channels:
+                await pubsub.execute_command("SUBSCRIBE", *channels)
+                await self._recheck_keys(channels)
+            await self._read_messages(pubsub)
+        finally:
+            self._pubsub = None
+            self._connected.clear()
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _read_messages(self, pubsub: PubSub) -> None:
+        while True:
+            connection = pubsub.connection
+            # parse_response() would silently reconnect without our channels;
+            # a fresh cycle subscribes them again instead.
+            if connection is None or not connection.is_connected:
+                raise RedisError("control connection lost")
+            self._dispatch(await pubsub.parse_response(block=True))
+
+    async def _recheck_keys(self, channels: list[bytes]) -> None:
+        """Cancels sent while the connection was down left their key behind."""
+        watched = [self._watched[c] for c in channels if c in self._watched]
+        events = dict(watched)
+        for run_id in await self._cancel_key_set(list(events)):
+            events[run_id].set()
+
+    def _dispatch(self, response: object) -> None:
+        if not isinstance(response, list) or len(response) < 2:
+            return
+        kind, channel = response[0], response[1]
+        if kind == b"message":
+            watched = self._watched.get(channel)
+            if watched is not None:
+                watched[1].set()
+        elif kind == b"subscribe":
+            confirmed = self._confirmations.get(channel)
+            if confirmed is not None and not confirmed.done():
+                confirmed.set_result(None)
