@@ -17,7 +17,7 @@ export OPENAI_AGENTS_DISABLE_TRACING := 1
 MYPY_TARGETS := shared services/gateway services/history services/agent-worker \
 	tests scripts $(if $(wildcard bench/*.py),bench)
 
-.PHONY: help uv setup run test lint fmt compose-check bench
+.PHONY: help uv setup run test lint fmt compose-check bench bench-quick
 
 help:
 	@echo "make run            start the whole stack (embedded PostgreSQL/Redis unless configured)"
@@ -25,6 +25,8 @@ help:
 	@echo "make lint           ruff, format check, mypy, module sizes"
 	@echo "make fmt            format and auto-fix"
 	@echo "make compose-check  validate docker-compose.yml"
+	@echo "make bench          benchmark against the official ChatKitServer (<10 min)"
+	@echo "make bench-quick    the same with small counts (<1 min, smoke)"
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 \
@@ -64,5 +66,7 @@ compose-check:
 	fi
 
 bench: setup
-	@if [ -f bench/relay_overhead.py ]; then $(RUN) python bench/relay_overhead.py; \
-	else echo "no benchmark yet (bench/relay_overhead.py)"; fi
+	$(RUN) python -m bench
+
+bench-quick: setup
+	$(RUN) python -m bench --quick

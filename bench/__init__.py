@@ -1,0 +1,1 @@
+"""``make bench``: this stack against the official in-process ChatKitServer."""
