@@ -166,6 +166,24 @@ class RunUpdate(BaseModel):
     """Moving to ``running``: the lease the worker asks for (else history's default)."""
 
 
+class RunClaim(BaseModel):
+    """A worker's pickup of a queued run: move it to ``running`` and read its input."""
+
+    worker: str
+    """Name of the worker process picking the run up."""
+    lease_s: int = Field(ge=1, le=3600)
+    """The running lease the worker asks for."""
+
+
+class RunClaimed(BaseModel):
+    """A claimed run with what its turn reads, all from one transaction."""
+
+    run: RunRecord
+    thread: ThreadRecord
+    items: ItemPage
+    """The thread's first items (oldest first); page on with ``items.after``."""
+
+
 class RunHeartbeat(BaseModel):
     """A worker's proof of life: extends the lease if the token is still current."""
 

@@ -21,6 +21,7 @@ DELETE   /attachments/{attachment_id}          -                204 / 404
 POST     /runs                                 RunOpen          201 (200 reused)/404/409
 GET      /runs/{run_id}                        -                RunRecord / 404
 PATCH    /runs/{run_id}                        RunUpdate        RunRecord/404/409
+POST     /runs/{run_id}/claim                  RunClaim         RunClaimed/404/409
 POST     /runs/{run_id}/heartbeat              RunHeartbeat     RunRecord/404/409
 POST     /runs/{run_id}/cancel                 -                RunRecord / 404
 GET      /threads/{thread_id}/runs/latest      -                RunRecord / 404
@@ -49,6 +50,8 @@ from shared.history_api import (
     ItemRecord,
     ItemWrite,
     Order,
+    RunClaim,
+    RunClaimed,
     RunFence,
     RunHeartbeat,
     RunOpen,
@@ -74,6 +77,8 @@ class HistoryError(Exception):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(f"history answered {status}: {detail}")
         self.status = status
+        self.detail = detail
+        """The answer's body (an ``ErrorBody`` as JSON, from history itself)."""
 
 
 class HistoryNotFound(NotFoundError):
@@ -273,6 +278,14 @@ class HistoryClient:
         """Mark a run running or finished."""
         response = await self._call("PATCH", f"/runs/{run_id}", user_id, body=update)
         return self._parse(response, RunRecord)
+
+    async def claim_run(self, user_id: str, run_id: str, claim: RunClaim) -> RunClaimed:
+        """Move a queued run to running and read its thread and first items;
+        ``HistoryConflict`` if it is not a queued run with a live lease."""
+        response = await self._call(
+            "POST", f"/runs/{run_id}/claim", user_id, body=claim
+        )
+        return self._parse(response, RunClaimed)
 
     async def heartbeat(
         self, user_id: str, run_id: str, beat: RunHeartbeat

@@ -4,7 +4,9 @@ Each message a worker publishes on the run's channel is also appended to the
 stream ``run_log(run_id)`` under the entry id ``<seq>-0`` with one field,
 ``data``, holding the same bytes. A reader resumes after sequence number N with
 ``XRANGE (N-0 +``. Entries are trimmed to about ``maxlen`` and the stream expires
-``ttl_s`` after the last write.
+``ttl_s`` after the last write that set its expiry: a writer may skip the EXPIRE
+on most appends (``expire=False``) as long as it renews it well within ``ttl_s``
+and on the run's last append.
 """
 
 from collections.abc import Sequence
@@ -42,8 +44,13 @@ async def append(
     *,
     maxlen: int,
     ttl_s: int,
+    expire: bool = True,
 ) -> None:
-    """PUBLISH and log ``messages`` in one pipeline (one round trip)."""
+    """PUBLISH and log ``messages`` in one pipeline (one round trip).
+
+    With ``expire=False`` the log's expiry is left as it is (one command less
+    per append); the caller must renew it in time.
+    """
     channel, log = run_events_channel(run_id), run_log(run_id)
     async with redis.pipeline(transaction=False) as pipe:
         for message in messages:
@@ -56,7 +63,8 @@ async def append(
                 maxlen=maxlen,
                 approximate=True,
             )
-        pipe.expire(log, ttl_s)
+        if expire:
+            pipe.expire(log, ttl_s)
         await pipe.execute()
 
 

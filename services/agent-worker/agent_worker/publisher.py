@@ -2,6 +2,9 @@
 
 Every flush is one `shared.run_log.append` pipeline: a PUBLISH on the run's
 channel and an XADD to the run's log per message, which defines the log format.
+The log's EXPIRE rides along only on the first flush, on the run's end, and
+whenever half the TTL has passed since the last one, so a long run's log never
+expires under it while a token costs two commands, not three.
 
 Text deltas of one message part are merged. The first delta of a burst goes out
 at once (it is the user's first token); later ones wait at most `coalesce_s`.
@@ -81,6 +84,8 @@ class RunPublisher:
         self._unsent: list[RunEvent | RunEnded] = []
         self._paused = False
         self._next_try = 0.0
+        self._expired_at: float | None = None
+        self._end_expire_owed = False
 
     @property
     def last_seq(self) -> int:
@@ -184,6 +189,7 @@ class RunPublisher:
                 messages.append(
                     RunEnded(run_id=self._run_id, seq=self._seq, status=end)
                 )
+                self._end_expire_owed = True
             if messages:
                 self._unsent.extend(messages)
                 await self._send_backlog()
@@ -207,13 +213,15 @@ class RunPublisher:
         try:
             if self._paused:
                 await self._skip_landed()
-            if self._unsent:
+            expire = self._expire_due()
+            if self._unsent or expire:
                 await run_log.append(
                     self._redis,
                     self._run_id,
                     self._unsent,
                     maxlen=self._log_maxlen,
                     ttl_s=self._log_ttl_s,
+                    expire=expire,
                 )
         except (RedisError, OSError) as error:
             self._pause(error)
@@ -222,6 +230,17 @@ class RunPublisher:
             log.info("publishing resumed", run_id=self._run_id, seq=self._seq)
             self._paused = False
         self._unsent.clear()
+        if expire:
+            self._expired_at = time.monotonic()
+            self._end_expire_owed = False
+
+    def _expire_due(self) -> bool:
+        """First append, the end, or half the TTL since the last EXPIRE landed."""
+        return (
+            self._expired_at is None
+            or self._end_expire_owed
+            or time.monotonic() - self._expired_at >= self._log_ttl_s / 2
+        )
 
     async def _skip_landed(self) -> None:
         """Drop what the log already holds: a broken pipeline may have half run."""

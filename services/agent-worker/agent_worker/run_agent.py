@@ -5,8 +5,9 @@ Load the thread, then by the job's op: run the agent on its stored items
 translate the stream to our events, persist every done/replaced/removed item
 through history BEFORE publishing it, and end with RunEnded.
 
-The run is leased: pickup marks it running with its fencing token, a guard
-task heartbeats it, and every item write carries the fence. A heartbeat or
+The run is leased: pickup claims it (one history call moves it to running and
+answers its thread and items; a refused claim skips the job), a guard task
+heartbeats it, and every item write carries the fence. A heartbeat or
 write answered 409 means the run is no longer ours: the turn stops at once and
 writes and publishes nothing more (the reaper of whoever finds the lease
 expired ends its stream). A cancel (control channel message, cancel key, or
@@ -22,7 +23,6 @@ run record and RunEnded(status="failed").
 
 import asyncio
 import contextlib
-import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -39,7 +39,7 @@ from chatkit.types import (
 )
 
 from shared.events import RunStatus
-from shared.history_api import RunRecord, RunUpdate, ToolCallRecord
+from shared.history_api import RunUpdate, ToolCallRecord
 from shared.jobs import RunJob
 
 from .lease import Lease
@@ -52,7 +52,7 @@ from .run_guard import RunGuard, StopReason
 from .run_writes import LeaseLostError, RunWriter
 from .tool_activity import ToolActivityHooks
 from .translate import Outgoing, Translator, as_utc
-from .turn_sources import Loaded, TurnSource, load
+from .turn_sources import Loaded, NotClaimedError, TurnSource, load
 from .turn_store import TurnStore
 
 HIDDEN_TYPES = frozenset({"hidden_context_item", "sdk_hidden_context"})
@@ -86,12 +86,12 @@ async def run_turn(resources: WorkerResources, job: RunJob) -> JobOutcome:
     try:
         try:
             loaded = await load(resources, job)
+        except NotClaimedError as refusal:
+            log.warning("run skipped", status=refusal.status)
+            return "skipped"
         except Exception as error:
             await fail_unloaded(resources, job, error)
             return "failed"
-        if loaded.run.status != "queued":
-            log.warning("run skipped", status=loaded.run.status)
-            return "skipped"
         pickup_ms = (datetime.now(UTC) - job.enqueued_at).total_seconds() * 1000
         log.info("run started", op=job.op.type, pickup_ms=round(pickup_ms, 2))
         return await Turn(resources, job, loaded).run()
@@ -108,6 +108,10 @@ class Turn:
         self._job = job
         self._loaded = loaded
         self._lease = Lease(job.run_id, loaded.run.fencing_token)
+        # The claim granted the first lease.
+        self._lease.renew(
+            settings.worker_lease_s, loaded.claimed_at, loaded.run.lease_expires_at
+        )
         self._writer = RunWriter(
             resources.history,
             user_id=job.user_id,
@@ -145,7 +149,6 @@ class Turn:
             if record.tool_calls
         }
         """Tool calls already stored on items of earlier turns, by item id."""
-        self._marking: asyncio.Task[RunRecord] | None = None
         self._guarding: asyncio.Task[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
         self._busy = False
@@ -159,9 +162,6 @@ class Turn:
         """
         if self._loaded.cancel.is_set() or self._loaded.run.cancel_requested:
             self._stop("cancelled")
-        # Marked in the background: the model call need not wait for history.
-        self._marking = asyncio.create_task(self._mark_running())
-        self._marking.add_done_callback(self._on_marked)
         self._guarding = asyncio.create_task(self._guard.run())
         try:
             error = await self._consume() if self._stop_reason is None else None
@@ -182,22 +182,6 @@ class Turn:
             guarding.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await guarding
-
-    async def _mark_running(self) -> RunRecord:
-        settings = self._resources.settings
-        running = RunUpdate(
-            status="running",
-            worker=settings.worker_name,
-            lease_s=settings.worker_lease_s,
-        )
-        asked_at = time.monotonic()
-        record = await self._writer.update_run(running)
-        self._lease.renew(settings.worker_lease_s, asked_at, record.lease_expires_at)
-        return record
-
-    def _on_marked(self, task: "asyncio.Task[RunRecord]") -> None:
-        if not task.cancelled() and isinstance(task.exception(), LeaseLostError):
-            self._stop("lost")
 
     def _stop(self, reason: StopReason) -> None:
         """Stop the turn for `reason`; a lost lease overrides a cancel."""
@@ -274,8 +258,6 @@ class Turn:
 
     async def _finish(self, error: BaseException | None) -> JobOutcome:
         try:
-            if self._stop_reason is None and error is None:
-                error = await self._marking_error()
             match self._stop_reason:
                 case "lost":
                     raise LeaseLostError("stopped")
@@ -292,13 +274,6 @@ class Turn:
         except LeaseLostError:
             log.warning("run stopped: its lease is lost", reason=self._stop_reason)
             return "lost"
-
-    async def _marking_error(self) -> BaseException | None:
-        """How marking the run `running` failed, if it did."""
-        marking = self._marking
-        assert marking is not None
-        await asyncio.wait([marking])
-        return None if marking.cancelled() else marking.exception()
 
     async def _cancelled(self) -> None:
         """Keep what was said, add chatkit's hidden note, end as cancelled."""
@@ -360,12 +335,9 @@ class Turn:
         await self._end("failed", error=type(error).__name__)
 
     async def _end(self, status: RunStatus, error: str | None = None) -> None:
-        """Record the final status (after `running`), then publish RunEnded."""
+        """Record the final status, then publish RunEnded."""
         await self._stop_guard()
         await self._publisher.flush()
-        if self._marking is not None:
-            # The final status must land after "running", never before it.
-            await asyncio.wait([self._marking])
         # last_seq is the RunEnded's own number: the log's last entry.
         update = RunUpdate(
             status=status, error=error, last_seq=self._publisher.next_seq

@@ -1,12 +1,14 @@
 """What a turn reads before it starts, and where its events come from.
 
-`load` reads the run, the thread and (to answer it) all its items from history
-while the control channel subscribes to the run's cancel signal. `TurnSource`
+`load` claims the run in one history call (it becomes running; its thread and
+first items come with it) while the control channel subscribes to the run's
+cancel signal, then pages through the rest of a long thread. `TurnSource`
 yields the op's chatkit events: the agent's answer to the stored thread
 (`RespondOp`), or the app's action handler's (`CustomActionOp`).
 """
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import assert_never
@@ -17,8 +19,15 @@ from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.errors import CustomStreamError, ErrorCode, StreamError
 from chatkit.types import ThreadStreamEvent, WidgetItem
 
-from shared.history_api import ItemRecord, RunRecord, ThreadRecord
-from shared.history_client import HistoryClient
+from shared.history_api import (
+    ErrorBody,
+    ItemPage,
+    ItemRecord,
+    RunClaim,
+    RunRecord,
+    ThreadRecord,
+)
+from shared.history_client import HistoryClient, HistoryConflict
 from shared.jobs import CustomActionOp, RespondOp, RunJob
 
 from .agent_app import NO_ACTION_HANDLER
@@ -29,7 +38,17 @@ from .tool_activity import ToolActivityHooks
 from .turn_context import TurnAgentContext, TurnContext
 from .turn_store import TurnStore
 
-ITEMS_PAGE = 100
+ITEMS_PAGE = 1000
+"""Items per request when a thread is longer than the claim's first page."""
+
+
+class NotClaimedError(Exception):
+    """history refused the claim: the run is no longer queued with a live lease
+    (another worker has it, it ended, or it waited past its lease)."""
+
+    def __init__(self, status: str | None) -> None:
+        super().__init__(f"run not claimable (status {status})")
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -41,35 +60,55 @@ class Loaded:
     records: list[ItemRecord]
     cancel: asyncio.Event
     """Set when a cancel signal for the run arrives (or arrived already)."""
+    claimed_at: float
+    """When the claim was sent (monotonic clock): its lease counts from then."""
 
 
 async def load(resources: WorkerResources, job: RunJob) -> Loaded:
-    """The run, the thread, its items and the cancel event, fetched concurrently."""
-    history = resources.history
-    run, thread, records, cancel = await asyncio.gather(
-        history.get_run(job.user_id, job.run_id),
-        history.get_thread(job.user_id, job.thread_id),
-        _all_items(history, job) if isinstance(job.op, RespondOp) else _no_items(),
-        resources.control.watch(job.run_id),
-    )
-    return Loaded(run=run, thread=thread, records=records, cancel=cancel)
-
-
-async def _all_items(history: HistoryClient, job: RunJob) -> list[ItemRecord]:
+    """Claim the run (thread and first items included) and watch for its cancel,
+    concurrently; ``NotClaimedError`` if history refuses the claim."""
+    settings = resources.settings
+    claim = RunClaim(worker=settings.worker_name, lease_s=settings.worker_lease_s)
+    claimed_at = time.monotonic()
+    try:
+        claimed, cancel = await asyncio.gather(
+            resources.history.claim_run(job.user_id, job.run_id, claim),
+            resources.control.watch(job.run_id),
+        )
+    except HistoryConflict as refusal:
+        raise NotClaimedError(_refused_status(refusal)) from refusal
     records: list[ItemRecord] = []
-    after: str | None = None
-    while True:
+    if isinstance(job.op, RespondOp):
+        records = await _all_items(resources.history, job, claimed.items)
+    return Loaded(
+        run=claimed.run,
+        thread=claimed.thread,
+        records=records,
+        cancel=cancel,
+        claimed_at=claimed_at,
+    )
+
+
+def _refused_status(refusal: HistoryConflict) -> str | None:
+    """The run's status in a ``run_state`` refusal (its detail is the record)."""
+    try:
+        body = ErrorBody.model_validate_json(refusal.detail)
+        return RunRecord.model_validate_json(body.detail).status
+    except ValueError:
+        return None
+
+
+async def _all_items(
+    history: HistoryClient, job: RunJob, first: ItemPage
+) -> list[ItemRecord]:
+    records = list(first.data)
+    page = first
+    while page.has_more and page.after is not None:
         page = await history.list_items(
-            job.user_id, job.thread_id, limit=ITEMS_PAGE, after=after
+            job.user_id, job.thread_id, limit=ITEMS_PAGE, after=page.after
         )
         records.extend(page.data)
-        if not page.has_more or page.after is None:
-            return records
-        after = page.after
-
-
-async def _no_items() -> list[ItemRecord]:
-    return []
+    return records
 
 
 class TurnSource:

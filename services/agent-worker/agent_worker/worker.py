@@ -13,11 +13,22 @@ stops every worker). Here a failed poll is logged and tried again with
 backoff, so the worker carries on once Redis is back; the wake-up and control
 subscriptions reconnect by themselves, and a job's slot taken just before a
 failed claim is given back (arq would lose it).
+
+arq keeps a job in the queue until it finishes, so every poll reads the ids of
+all running jobs too and, per id, spends WATCH/EXISTS/ZSCORE/UNWATCH to find it
+already claimed: with many open runs that was most of Redis's work. Ids of jobs
+this worker runs are skipped without asking Redis (arq would find their
+in-progress key), and ids found claimed elsewhere are not asked about again for
+`CLAIMED_ELSEWHERE_RECHECK_S` (such a job only becomes free when its in-progress
+key goes, after the job timeout, or when it is re-queued, which its own worker
+sees at once). The read is not cut to the free slots: running jobs sort first in
+the queue and would hide the waiting ones.
 """
 
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -41,6 +52,7 @@ WAKEUP_CLIENT_NAME = "agent-worker.wakeup"
 RESUBSCRIBE_DELAY_S = 1.0
 POLL_RETRY_FIRST_S = 0.1
 POLL_RETRY_MAX_S = 2.0
+CLAIMED_ELSEWHERE_RECHECK_S = 1.0
 REPLY_KEEP_S = 60
 """How long a short job's reply waits in Redis for the gateway to read it."""
 SYNC_ACTION_TIMEOUT_S = 60
@@ -81,6 +93,7 @@ class WakeableWorker(Worker):  # type: ignore[misc]
         self._on_ready = on_ready
         self._wake = asyncio.Event()
         self._subscribed = asyncio.Event()
+        self._claimed_elsewhere: dict[bytes, float] = {}
 
     async def main(self) -> None:
         """arq 0.28's `Worker.main`, waiting on wake-ups instead of sleeping."""
@@ -128,8 +141,14 @@ class WakeableWorker(Worker):  # type: ignore[misc]
                 await asyncio.wait_for(self._wake.wait(), self.poll_delay_s)
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        """arq's `start_jobs`, one job at a time, freeing the slot of a failed claim."""
+        """arq's `start_jobs`, one job at a time, skipping ids known to be claimed."""
+        now = time.monotonic()
+        self._forget_claims_older_than(now - CLAIMED_ELSEWHERE_RECHECK_S)
         for job_id in job_ids:
+            if self.job_counter >= self.max_jobs:
+                return
+            if self._runs_here(job_id) or job_id in self._claimed_elsewhere:
+                continue
             try:
                 await super().start_jobs([job_id])
             except (RedisError, OSError):
@@ -137,6 +156,17 @@ class WakeableWorker(Worker):  # type: ignore[misc]
                 # a started job gives its slot back: give it back here.
                 super()._release_sem_dec_counter_on_complete()
                 raise
+            if not self._runs_here(job_id):
+                self._claimed_elsewhere[job_id] = now
+
+    def _runs_here(self, job_id: bytes) -> bool:
+        task = self.tasks.get(job_id.decode())
+        return task is not None and not task.done()
+
+    def _forget_claims_older_than(self, cutoff: float) -> None:
+        stale = [j for j, seen in self._claimed_elsewhere.items() if seen < cutoff]
+        for job_id in stale:
+            del self._claimed_elsewhere[job_id]
 
     async def _burst_finished(self) -> bool:
         if (

@@ -21,6 +21,7 @@ class CommandCount:
 
     commands: int = 0
     round_trips: int = 0
+    expires: int = 0
 
 
 class CountingPipeline(Pipeline):
@@ -30,6 +31,9 @@ class CountingPipeline(Pipeline):
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         self.count.commands += len(self.command_stack)
+        self.count.expires += sum(
+            1 for args, _ in self.command_stack if args[0] == "EXPIRE"
+        )
         self.count.round_trips += 1
         return await super().execute(raise_on_error)
 

@@ -18,12 +18,13 @@ from chatkit.types import (
 )
 
 from shared.events import RunEnded
-from shared.history_api import ItemRecord, ToolCallRecord
+from shared.history_api import ItemRecord, RunClaim, ToolCallRecord
+from shared.redis_keys import run_events_channel
 from testkit.fake_model import recorded_requests
 from testkit.model_script import FAKE_SECRET
 
 from .conftest import worker_settings
-from .harness import Conversation, Harness, TurnResult
+from .harness import Conversation, Harness, TurnResult, next_payload
 
 API_KEY = "sk-test-worker-key-0123456789"
 OWN_ID = re.compile(r"^(msg|wf)_[0-9a-f]{32}$")
@@ -184,3 +185,23 @@ async def test_model_failure_publishes_a_retryable_error_without_provider_text(
     (kept,) = await _items(conversation)
     assert isinstance(kept.item, UserMessageItem)
     assert API_KEY not in capfd.readouterr().err
+
+
+async def test_run_another_worker_claimed_is_skipped_without_publishing(
+    harness: Harness,
+) -> None:
+    conversation = harness.conversation()
+    conversation.turns = 1
+    run = await harness.open_run(conversation, "already taken")
+    other = RunClaim(worker="other-worker", lease_s=60)
+    claimed = await harness.history.claim_run(conversation.user_id, run.id, other)
+
+    async with harness.redis.pubsub() as pubsub:
+        await pubsub.subscribe(run_events_channel(run.id))
+        await harness.enqueue(conversation, run.id)
+        await harness.run_burst_worker()
+        published = await next_payload(pubsub, timeout_s=0.3)
+
+    assert published is None
+    assert await harness.history.get_run(conversation.user_id, run.id) == claimed.run
+    assert [r.item.type for r in await _items(conversation)] == ["user_message"]

@@ -27,9 +27,9 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError, ResponseError
 
-from gateway.subscription import DropReason, Subscription
+from gateway.live_event import parse_live
+from gateway.subscription import DropReason, RelayMessage, Subscription
 from shared import run_log
-from shared.events import RUN_MESSAGE_ADAPTER, RunEnded, RunEvent
 from shared.redis_keys import run_events_channel
 
 log = structlog.get_logger(__name__)
@@ -83,7 +83,7 @@ class Relay:
         self._was_up = False
         self._server: str | None = None
         self._generation = 0
-        self._backfilling: dict[bytes, list[RunEvent | RunEnded]] = {}
+        self._backfilling: dict[bytes, list[RelayMessage]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._backfills: set[asyncio.Task[None]] = set()
 
@@ -261,7 +261,7 @@ class Relay:
         else:
             self._fan_out(channel, message)
 
-    def _fan_out(self, channel: bytes, message: RunEvent | RunEnded) -> None:
+    def _fan_out(self, channel: bytes, message: RelayMessage) -> None:
         for sub in list(self._subs.get(channel, ())):
             if not sub.offer(message):
                 log.warning("relay_client_dropped", run_id=sub.run_id)
@@ -292,10 +292,10 @@ class Relay:
             return
         run_id = next(iter(subs)).run_id
         after = min(sub.last_seq for sub in subs)
-        logged: list[RunEvent | RunEnded] = []
+        logged: list[RelayMessage] = []
         try:
             async with asyncio.timeout(BACKFILL_TIMEOUT_S):
-                logged = await run_log.read_after(self._redis, run_id, after)
+                logged.extend(await run_log.read_after(self._redis, run_id, after))
         except (RedisError, OSError, TimeoutError, ValidationError) as exc:
             log.warning("relay_backfill_failed", run_id=run_id, error=str(exc))
         if generation != self._generation:
@@ -365,13 +365,8 @@ def _run_id_of(info: object) -> str | None:
     return None
 
 
-def _parse(channel: bytes, data: bytes) -> RunEvent | RunEnded | None:
-    try:
-        return RUN_MESSAGE_ADAPTER.validate_json(data)
-    except ValidationError as exc:
-        log.warning(
-            "relay_unreadable_message",
-            channel=channel.decode(),
-            errors=exc.error_count(),
-        )
-        return None
+def _parse(channel: bytes, data: bytes) -> RelayMessage | None:
+    message = parse_live(data)
+    if message is None:
+        log.warning("relay_unreadable_message", channel=channel.decode())
+    return message

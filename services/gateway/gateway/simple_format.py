@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict
 from gateway import busy, run_stream, runs
 from gateway.auth import User
 from gateway.errors import BUSY_MESSAGE, DROPPED_MESSAGES
+from gateway.live_event import LiveEvent
 from gateway.metrics import EVENTS_RELAYED
 from gateway.protocol import SimpleReq
 from gateway.run_stream import THREAD_ID_HEADER
@@ -250,8 +251,12 @@ async def simple_frames(
     yield simple_frame(SimpleThread(thread_id=thread_id, run_id=run_id))
     mapper = mapper or SimpleMapper()
     items = follow(subscription, keepalive_s, resume=resume, on_quiet=on_quiet)
-    async for item in items:
+    async for relayed in items:
+        # The simple face maps typed events: validate live ones here.
+        item = relayed.message if isinstance(relayed, LiveEvent) else relayed
         match item:
+            case None:
+                continue
             case Keepalive():
                 yield KEEPALIVE_FRAME
             case RunEvent():

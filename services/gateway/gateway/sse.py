@@ -31,6 +31,7 @@ from chatkit.types import (
 from fastapi.responses import StreamingResponse
 
 from gateway.errors import dropped_event, run_failed_event
+from gateway.live_event import LiveEvent
 from gateway.metrics import ACTIVE_STREAMS, EVENTS_RELAYED
 from gateway.subscription import RelayDropped, RelayItem, Subscription
 from gateway.views import chatkit_json, is_hidden, thread_response
@@ -42,6 +43,7 @@ SSE_HEADERS: Mapping[str, str] = {
     "X-Accel-Buffering": "no",
 }
 KEEPALIVE_FRAME = b": keepalive\n\n"
+THREAD_EVENTS = frozenset({"thread.created", "thread.updated"})
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,28 @@ def client_view(event: ThreadStreamEvent) -> ThreadStreamEvent | None:
             return event
 
 
+def relayed_frame(message: RunEvent | LiveEvent) -> bytes | None:
+    """The frame ``ChatKitServer`` would send for a run's event; None if it sends none.
+
+    A live item or delta event is forwarded as the worker serialized it; only
+    thread-level events (their thread is reshaped) are validated again.
+    """
+    if isinstance(message, LiveEvent):
+        if message.type not in THREAD_EVENTS:
+            return None if message.hidden else data_frame(message.event_json)
+        typed = message.message
+        if typed is None:
+            return None
+        message = typed
+    visible = client_view(message.event)
+    return None if visible is None else event_frame(visible)
+
+
+def event_type(message: RunEvent | LiveEvent) -> str:
+    """The ChatKit ``type`` of a run's event."""
+    return message.type if isinstance(message, LiveEvent) else message.event.type
+
+
 async def _next(subscription: Subscription, keepalive_s: float) -> RelayItem | None:
     try:
         return subscription.get_nowait()
@@ -127,12 +151,12 @@ async def follow(
                 if on_quiet is not None:
                     pending.extend(await on_quiet(sent))
                 continue
-            if isinstance(item, RunEvent | RunEnded):
+            if isinstance(item, RunEvent | LiveEvent | RunEnded):
                 if item.seq <= sent:
                     continue
                 sent = item.seq
             yield item
-            if not isinstance(item, RunEvent):
+            if isinstance(item, RunEnded | RelayDropped):
                 return
     finally:
         subscription.close()
@@ -166,13 +190,12 @@ async def chatkit_frames(
         match item:
             case Keepalive():
                 yield KEEPALIVE_FRAME
-            case RunEvent():
-                visible = client_view(item.event)
-                if visible is None:
+            case LiveEvent() | RunEvent():
+                frame = relayed_frame(item)
+                if frame is None:
                     continue
                 EVENTS_RELAYED.inc()
-                error_sent = error_sent or visible.type == "error"
-                frame = event_frame(visible)
+                error_sent = error_sent or event_type(item) == "error"
                 yield with_id(item.seq, frame) if ids else frame
             case RunEnded():
                 if item.status == "failed" and not error_sent:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from gateway.live_event import LiveEvent
 from shared.events import RunEnded, RunEvent
 from shared.redis_keys import run_events_channel
 
@@ -23,7 +24,8 @@ class RelayDropped:
     reason: DropReason
 
 
-RelayItem = RunEvent | RunEnded | RelayDropped
+RelayMessage = RunEvent | LiveEvent | RunEnded
+RelayItem = RelayMessage | RelayDropped
 
 
 class Subscription:
@@ -69,7 +71,7 @@ class Subscription:
             if self._on_close is not None:
                 self._on_close(self)
 
-    def offer(self, message: RunEvent | RunEnded) -> bool:
+    def offer(self, message: RelayMessage) -> bool:
         """Queue a message; False if the queue is full (the caller drops us)."""
         if message.seq <= self._last_seq:
             return True  # a duplicate after a resubscribe: already queued

@@ -1,12 +1,20 @@
-"""``/v1/runs``: open a run durable-first, read it, move it along, keep it alive,
-flag it to stop; the thread's latest run; the internal reap sweep."""
+"""``/v1/runs``: open a run durable-first, read it, claim it, move it along, keep
+it alive, flag it to stop; the thread's latest run; the internal reap sweep."""
 
 from fastapi import APIRouter, Response
 
 from history.deps import IdPath, PoolDep, SettingsDep, UserId, check_id
 from history.errors import ApiError
 from history.store import reaper, runs
-from shared.history_api import ExpiredRuns, RunHeartbeat, RunOpen, RunRecord, RunUpdate
+from shared.history_api import (
+    ExpiredRuns,
+    RunClaim,
+    RunClaimed,
+    RunHeartbeat,
+    RunOpen,
+    RunRecord,
+    RunUpdate,
+)
 
 router = APIRouter(tags=["runs"])
 
@@ -81,6 +89,19 @@ async def update_run(
     """
     lease_s = body.lease_s or settings.history_running_lease_s
     return await runs.update_run(pool, user_id, run_id, body, lease_s)
+
+
+@router.post("/runs/{run_id}/claim")
+async def claim_run(
+    run_id: IdPath, body: RunClaim, user_id: UserId, pool: PoolDep
+) -> RunClaimed:
+    """A worker's pickup: a queued run becomes running (lease ``lease_s``),
+    answered with its thread and first items, all in one transaction.
+
+    409 ``run_state`` (detail: the current RunRecord as JSON) unless the run is
+    queued with a live lease; 404 if it is not the user's.
+    """
+    return await runs.claim_run(pool, user_id, run_id, body)
 
 
 @router.post("/runs/{run_id}/heartbeat")

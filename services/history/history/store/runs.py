@@ -14,11 +14,19 @@ it does not match, the run ended, or its lease ran out.
 import asyncpg
 from asyncpg import Record
 
-from history.db import Connection, Executor
+from history.db import Connection, Executor, Pool
 from history.store import items, threads
 from history.store.errors import Conflict, NotFound, StaleRun
 from shared.events import RunStatus
-from shared.history_api import ItemWrite, RunHeartbeat, RunOpen, RunRecord, RunUpdate
+from shared.history_api import (
+    ItemWrite,
+    RunClaim,
+    RunClaimed,
+    RunHeartbeat,
+    RunOpen,
+    RunRecord,
+    RunUpdate,
+)
 from shared.ids import new_id
 
 LEASE_EXPIRED = "lease expired"
@@ -89,6 +97,21 @@ WHERE id = $1 AND user_id = $2 AND $3 <> 'queued'
   AND ($6::bigint IS NULL OR (fencing_token = $6 AND lease_expires_at > now()))
 RETURNING {COLUMNS}
 """
+
+# A claim is the pickup: only a queued run whose lease (its queue time) is
+# still live moves to running, with the lease the worker asks for ($4).
+CLAIM = f"""
+UPDATE runs SET
+    status = 'running',
+    worker = $3,
+    started_at = now(),
+    finished_at = NULL,
+    lease_expires_at = now() + make_interval(secs => $4)
+WHERE id = $1 AND user_id = $2 AND status = 'queued' AND lease_expires_at > now()
+RETURNING {COLUMNS}
+"""
+CLAIM_ITEMS = 1000
+"""Items a claim answers with; the worker pages on for longer threads."""
 
 # Never shortens a lease (a queued run's may be longer than a heartbeat's).
 HEARTBEAT = f"""
@@ -270,6 +293,27 @@ async def update_run(
     if _is_repeated_end(current, update):
         return current
     raise _refusal(current, update)
+
+
+async def claim_run(
+    pool: Pool, user_id: str, run_id: str, claim: RunClaim
+) -> RunClaimed:
+    """Move a queued run to running and read its thread and first items, in
+    one transaction; ``Conflict`` (``run_state``, the current record as its
+    detail) unless the run is queued with a live lease."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            CLAIM, run_id, user_id, claim.worker, float(claim.lease_s)
+        )
+        if row is None:
+            current = await get_run(conn, user_id, run_id)
+            raise Conflict("run_state", current.model_dump_json())
+        run = record(row)
+        thread = await threads.get_thread(conn, user_id, run.thread_id)
+        page = await items.list_items(
+            conn, user_id, run.thread_id, limit=CLAIM_ITEMS, after=None, order="asc"
+        )
+    return RunClaimed(run=run, thread=thread, items=page)
 
 
 async def heartbeat(
