@@ -1,5 +1,6 @@
 """Fixtures of the agent-worker tests: Redis clients that count what they send."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,32 @@ def worker_settings(
 API_KEY = "sk-test-worker-key-0123456789"
 
 
+@contextlib.asynccontextmanager
+async def harness_on_fake_model(
+    setup: str,
+    redis_url: str,
+    history_url: str,
+    worker_queue: str,
+    fake_model: str,
+    attachments_dir: Path,
+) -> AsyncIterator[Harness]:
+    """A harness whose worker talks to the fake model through one model path."""
+    settings = worker_settings(
+        redis_url,
+        history_url,
+        worker_queue,
+        openai_api_key=API_KEY,
+        openai_base_url=fake_model,
+        attachments_dir=attachments_dir,
+        **MODEL_SETUPS[setup],
+    )
+    harness = Harness(settings)
+    try:
+        yield harness
+    finally:
+        await harness.aclose()
+
+
 @pytest.fixture(params=list(MODEL_SETUPS))
 async def model_harness(
     request: pytest.FixtureRequest,
@@ -103,18 +130,10 @@ async def model_harness(
     attachments_dir: Path,
 ) -> AsyncIterator[Harness]:
     """A harness whose worker talks to the fake model, once per model path."""
-    settings = worker_settings(
-        redis_url,
-        history_url,
-        worker_queue,
-        openai_api_key=API_KEY,
-        openai_base_url=fake_model,
-        attachments_dir=attachments_dir,
-        **MODEL_SETUPS[request.param],
-    )
-    harness = Harness(settings)
-    yield harness
-    await harness.aclose()
+    async with harness_on_fake_model(
+        request.param, redis_url, history_url, worker_queue, fake_model, attachments_dir
+    ) as harness:
+        yield harness
 
 
 @pytest.fixture
@@ -126,18 +145,10 @@ async def fake_harness(
     attachments_dir: Path,
 ) -> AsyncIterator[Harness]:
     """A harness whose worker talks to the fake model over the Responses API."""
-    settings = worker_settings(
-        redis_url,
-        history_url,
-        worker_queue,
-        openai_api_key=API_KEY,
-        openai_base_url=fake_model,
-        attachments_dir=attachments_dir,
-        **MODEL_SETUPS["responses"],
-    )
-    harness = Harness(settings)
-    yield harness
-    await harness.aclose()
+    async with harness_on_fake_model(
+        "responses", redis_url, history_url, worker_queue, fake_model, attachments_dir
+    ) as harness:
+        yield harness
 
 
 @pytest.fixture
