@@ -19,6 +19,7 @@ PUT      /attachments/{attachment_id}          AttachmentWrite  204
 GET      /attachments/{attachment_id}          -                AttachmentWrite / 404
 DELETE   /attachments/{attachment_id}          -                204 / 404
 POST     /runs                                 RunOpen          201 (200 reused)/404/409
+GET      /runs/by-key/{idempotency_key}        -                RunRecord / 404
 GET      /runs/{run_id}                        -                RunRecord / 404
 PATCH    /runs/{run_id}                        RunUpdate        RunRecord/404/409
 POST     /runs/{run_id}/claim                  RunClaim         RunClaimed/404/409
@@ -34,6 +35,7 @@ DELETE   /tasks/{task_id}                      -                204 / 404
 """
 
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from chatkit.store import NotFoundError
@@ -270,6 +272,14 @@ class HistoryClient:
     async def get_run(self, user_id: str, run_id: str) -> RunRecord:
         """One run."""
         response = await self._call("GET", f"/runs/{run_id}", user_id)
+        return self._parse(response, RunRecord)
+
+    async def run_by_idempotency_key(self, user_id: str, key: str) -> RunRecord:
+        """The run an open with this ``idempotency_key`` started; ``HistoryNotFound``
+        if the user has none."""
+        # Every character encoded: a key may hold "/", "?", "#" or be "..".
+        path = f"/runs/by-key/{quote(key, safe='').replace('.', '%2E')}"
+        response = await self._call("GET", path, user_id)
         return self._parse(response, RunRecord)
 
     async def update_run(

@@ -3,7 +3,14 @@
 import uuid
 from collections.abc import Sequence
 
-from chatkit.types import ThreadItemDoneEvent, ThreadStreamEvent, UserMessageItem
+from chatkit.types import (
+    ClientToolCallItem,
+    ThreadAddClientToolOutputParams,
+    ThreadItemDoneEvent,
+    ThreadsAddClientToolOutputReq,
+    ThreadStreamEvent,
+    UserMessageItem,
+)
 
 from testkit.chatkit_client import add_message_req, create_req
 from testkit.chatkit_sse import after_text_frames
@@ -96,3 +103,34 @@ async def test_retried_message_with_the_same_key_stores_one_user_message(
         ("assistant_message", echo(text, 2)),
     ]
     assert model_calls_with(fake_model, marker) == 1
+
+
+async def test_retried_tool_output_after_it_succeeded_attaches_to_its_run(
+    durable: Cluster, actor_at: ActorFactory
+) -> None:
+    actor = actor_at(durable.gateway_url("gateway-a"))
+    retry_on = actor_at(durable.gateway_url("gateway-b"))
+    asked = await actor.chatkit.create_thread("what is my timezone")
+    thread_id = asked.thread_id
+    assert thread_id is not None
+    key = {IDEMPOTENCY_HEADER: uuid.uuid4().hex}
+    params = ThreadAddClientToolOutputParams(thread_id=thread_id, result="Paris")
+    request = ThreadsAddClientToolOutputReq(params=params)
+    first = await actor.chatkit.open(request, headers=key)
+    assert first.ended, first.broken
+
+    # The call is answered now: only the key can bring the retry to its run.
+    retry = await retry_on.chatkit.open(request, headers=key)
+
+    assert retry.ended, retry.broken
+    assert run_id_of(retry) == run_id_of(first)
+    assert answer_text(retry.chatkit_events()) == answer_text(first.chatkit_events())
+    thread = await actor.chatkit.get_thread(thread_id)
+    items = thread.items.data
+    assert [item.type for item in items] == [
+        "user_message",
+        "client_tool_call",
+        "assistant_message",
+    ]
+    assert isinstance(items[1], ClientToolCallItem)
+    assert (items[1].status, items[1].output) == ("completed", "Paris")

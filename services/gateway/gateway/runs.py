@@ -7,7 +7,9 @@ before we listen) and the workers woken up.
 
 A request with an ``Idempotency-Key`` that history has seen gets the first
 run back (``reused``): nothing is stored or enqueued again, the stream
-re-attaches to that run (``reattach``).
+re-attaches to that run (``reattach``). ``run_for_key`` asks history first,
+before any op's check; ``open_run`` still answers the first run when two
+requests with one key race.
 """
 
 import contextlib
@@ -181,11 +183,9 @@ async def open_run(
         run = await state["history"].open_run(user.id, opening)
     except HistoryConflict:
         raise ThreadBusyError(plan.thread_id) from None
-    structlog.contextvars.bind_contextvars(run_id=run.id, thread_id=run.thread_id)
     if run.reused:
-        log.info("run_reattached", kind=run.kind, status=run.status)
-        subscription = await _subscribe(state, run.id)
-        return StartedRun(run, run.thread_id, None, None, subscription)
+        return await _reattached(state, run)
+    structlog.contextvars.bind_contextvars(run_id=run.id, thread_id=run.thread_id)
     job = RunJob(
         run_id=run.id,
         thread_id=plan.thread_id,
@@ -198,6 +198,28 @@ async def open_run(
     return StartedRun(
         run, plan.thread_id, plan.new_thread, plan.user_item, subscription
     )
+
+
+async def run_for_key(state: State, user: User, key: str) -> StartedRun | None:
+    """The run an earlier request with this ``Idempotency-Key`` opened, subscribed
+    to (``reused``); None if the key is new.
+
+    Asked before a follow-up op is checked: once the first request's edits are
+    stored (the tool call completed, the input answered), the retry would fail
+    the check that the first one passed.
+    """
+    try:
+        run = await state["history"].run_by_idempotency_key(user.id, key)
+    except HistoryNotFound:
+        return None
+    return await _reattached(state, run.model_copy(update={"reused": True}))
+
+
+async def _reattached(state: State, run: RunRecord) -> StartedRun:
+    structlog.contextvars.bind_contextvars(run_id=run.id, thread_id=run.thread_id)
+    log.info("run_reattached", kind=run.kind, status=run.status)
+    subscription = await _subscribe(state, run.id)
+    return StartedRun(run, run.thread_id, None, None, subscription)
 
 
 async def start_simple(

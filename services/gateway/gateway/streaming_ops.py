@@ -7,8 +7,10 @@ and the user item for new messages, then ``stream_options``, then (structured
 input only) the replaced item; everything after comes from the worker.
 
 A request whose ``Idempotency-Key`` history has seen re-attaches instead: the
-first request's run comes back (``StartedRun.reused``) and the opening frames
-are rebuilt from what is stored (``reattach``).
+key is looked up before the op is checked (the first request's edits would
+fail a follow-up op's check), the first request's run comes back
+(``StartedRun.reused``) and the opening frames are rebuilt from what is stored
+(``reattach``). Two first requests racing with one key meet in ``open_run``.
 """
 
 from typing import assert_never
@@ -47,6 +49,7 @@ from gateway.runs import (
     ThreadBusyError,
     message_plan,
     open_run,
+    run_for_key,
 )
 from gateway.structured_input import apply_submission
 from gateway.views import stream_options, thread_response
@@ -72,15 +75,13 @@ class _Reused(Exception):
 
 async def start(call: Call, req: StreamingReq) -> Opening:
     """Open the op's run; its opening frames (``ThreadBusyError`` if busy)."""
+    key = call.idempotency_key
+    if key is not None and (earlier := await run_for_key(call.state, call.user, key)):
+        return await _reattach(call, earlier)
     try:
         return await _start(call, req)
     except _Reused as reused:
-        started = reused.started
-        try:
-            return started, await reattach.opening(call, started.run)
-        except BaseException:
-            started.subscription.close()
-            raise
+        return await _reattach(call, reused.started)
     except ApiError as refused:
         if isinstance(req, ThreadsCreateReq | ThreadsAddUserMessageReq):
             raise
@@ -88,6 +89,14 @@ async def start(call: Call, req: StreamingReq) -> Opening:
         # The item may just not be in place yet: a run is still adding items.
         if refused.status in STATE_ERRORS and await _has_active_run(call, thread_id):
             raise ThreadBusyError(thread_id) from None
+        raise
+
+
+async def _reattach(call: Call, started: StartedRun) -> Opening:
+    try:
+        return started, await reattach.opening(call, started.run)
+    except BaseException:
+        started.subscription.close()
         raise
 
 

@@ -195,3 +195,44 @@ async def test_empty_idempotency_key_is_a_json_422(
         ErrorBody.model_validate_json(response.content).error
         == "invalid_idempotency_key"
     )
+
+
+async def test_lookup_by_key_answers_the_run_that_key_opened(
+    client: HistoryClient, user_id: str
+) -> None:
+    key = new_key()
+    opened = await client.open_run(user_id, create(key))
+    await client.open_run(user_id, create(new_key()))  # another key, another run
+
+    found = await client.run_by_idempotency_key(user_id, key)
+
+    assert found == opened
+    assert found.reused is False
+
+
+async def test_lookup_by_unknown_key_is_not_found(
+    client: HistoryClient, user_id: str
+) -> None:
+    await client.open_run(user_id, create(new_key()))
+
+    with pytest.raises(HistoryNotFound):
+        await client.run_by_idempotency_key(user_id, new_key())
+
+
+async def test_lookup_by_another_users_key_is_not_found(
+    client: HistoryClient, user_id: str, other_user_id: str
+) -> None:
+    key = new_key()
+    await client.open_run(other_user_id, create(key))
+
+    with pytest.raises(HistoryNotFound):
+        await client.run_by_idempotency_key(user_id, key)
+
+
+@pytest.mark.parametrize("odd", ["a/b/../c", "..", "?q=1#frag", "100%25 sure", "é ü"])
+async def test_lookup_finds_keys_with_url_special_characters(
+    client: HistoryClient, user_id: str, odd: str
+) -> None:
+    opened = await client.open_run(user_id, create(odd))
+
+    assert await client.run_by_idempotency_key(user_id, odd) == opened

@@ -1,9 +1,19 @@
-"""``/v1/runs``: open a run durable-first, read it, claim it, move it along, keep
-it alive, flag it to stop; the thread's latest run; the internal reap sweep."""
+"""``/v1/runs``: open a run durable-first, read it (by id or idempotency key),
+claim it, move it along, keep it alive, flag it to stop; the thread's latest
+run; the internal reap sweep."""
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
-from history.deps import IdPath, PoolDep, SettingsDep, UserId, check_id
+from fastapi import APIRouter, Path, Response
+
+from history.deps import (
+    MAX_ID_LENGTH,
+    IdPath,
+    PoolDep,
+    SettingsDep,
+    UserId,
+    check_id,
+)
 from history.errors import ApiError
 from history.store import reaper, runs
 from shared.history_api import (
@@ -20,6 +30,9 @@ router = APIRouter(tags=["runs"])
 
 # A lease longer than this is a mistake (a day of one agent turn).
 MAX_LEASE_S = 86_400
+
+KeyPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+"""An idempotency key in the URL (percent-encoded: a key may hold a slash)."""
 
 
 def _check_open(body: RunOpen) -> None:
@@ -66,6 +79,18 @@ async def reap_expired_runs(pool: PoolDep) -> ExpiredRuns:
     Internal (no user): each expired run is in exactly one sweep's answer.
     """
     return ExpiredRuns(data=await reaper.reap_expired_runs(pool))
+
+
+@router.get("/runs/by-key/{idempotency_key:path}")
+async def run_by_idempotency_key(
+    idempotency_key: KeyPath, user_id: UserId, pool: PoolDep
+) -> RunRecord:
+    """The user's run opened with this ``RunOpen.idempotency_key``; 404 if none.
+
+    A gateway asks before it checks a retried request against the thread: the
+    first request's edits may have changed what that check sees.
+    """
+    return await runs.run_by_key(pool, user_id, idempotency_key)
 
 
 @router.get("/runs/{run_id}")

@@ -232,6 +232,14 @@ async def get_run(db: Executor, user_id: str, run_id: str) -> RunRecord:
     return record(row)
 
 
+async def run_by_key(db: Executor, user_id: str, key: str) -> RunRecord:
+    """The user's run opened with this idempotency key; ``NotFound`` otherwise."""
+    row = await db.fetchrow(BY_IDEMPOTENCY_KEY, user_id, key)
+    if row is None:
+        raise NotFound("run")
+    return record(row)
+
+
 async def latest_run(db: Executor, user_id: str, thread_id: str) -> RunRecord:
     """The thread's active run, else its newest; ``NotFound`` if it has none."""
     row = await db.fetchrow(LATEST, thread_id, user_id)
