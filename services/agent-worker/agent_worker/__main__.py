@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import logging
 
 import structlog
 import uvloop
@@ -20,8 +19,7 @@ _CHATTY_LOGGERS = ("arq", "httpx", "httpx2", "httpcore", "openai", "LiteLLM")
 def main() -> None:
     """Run one worker process until SIGTERM/SIGINT."""
     settings = AgentWorkerSettings()
-    configure_logging("agent-worker", settings.log_level)
-    _json_for_library_logs()
+    configure_logging("agent-worker", settings.log_level, quiet=_CHATTY_LOGGERS)
     # Traces go to OpenAI's platform: only when talking to OpenAI itself.
     openai_direct = settings.openai_api_key.get_secret_value() and not (
         settings.openai_base_url
@@ -44,27 +42,6 @@ async def _run_worker(settings: AgentWorkerSettings) -> None:
             await worker.main_task
     finally:
         await worker.close()
-
-
-def _json_for_library_logs() -> None:
-    """Render stdlib log records (arq, httpx, the Agents SDK) as JSON lines too."""
-    formatter = structlog.stdlib.ProcessorFormatter(
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.JSONRenderer(),
-        ],
-        foreign_pre_chain=[
-            structlog.contextvars.merge_contextvars,
-            structlog.stdlib.add_logger_name,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-        ],
-    )
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(formatter)
-    for name in _CHATTY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":

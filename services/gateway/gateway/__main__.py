@@ -1,7 +1,6 @@
 """``gateway``: build GatewaySettings once, serve create_app(settings) with uvicorn."""
 
 import argparse
-import logging
 
 import structlog
 import uvicorn
@@ -33,9 +32,8 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     ).parse_args()
     settings = GatewaySettings()
-    configure_logging("gateway", settings.log_level)
-    # httpx logs every call to history as a plain-text INFO line.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # httpx logs every call to history at INFO; the request log covers those.
+    configure_logging("gateway", settings.log_level, quiet=("httpx",))
     log = structlog.get_logger("gateway")
     if settings.uses_insecure_secret:
         log.warning(
