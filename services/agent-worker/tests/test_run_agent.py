@@ -24,7 +24,7 @@ from testkit.fake_model import recorded_requests
 from testkit.model_script import FAKE_SECRET
 
 from .conftest import worker_settings
-from .harness import Conversation, Harness, TurnResult, next_payload
+from .harness import Conversation, Harness, TurnResult, call_ids_in, next_payload
 
 API_KEY = "sk-test-worker-key-0123456789"
 OWN_ID = re.compile(r"^(msg|wf)_[0-9a-f]{32}$")
@@ -62,22 +62,6 @@ async def _items(conversation: Conversation) -> list[ItemRecord]:
         conversation.user_id, conversation.thread_id, limit=100
     )
     return page.data
-
-
-def _call_ids_in(body: dict[str, Any]) -> tuple[set[str], set[str]]:
-    """Call ids of the function calls and of the outputs in a model request."""
-    calls: set[str] = set()
-    outputs: set[str] = set()
-    for item in body.get("input") or []:
-        if item.get("type") == "function_call":
-            calls.add(item["call_id"])
-        if item.get("type") == "function_call_output":
-            outputs.add(item["call_id"])
-    for message in body.get("messages") or []:
-        calls |= {call["id"] for call in message.get("tool_calls") or []}
-        if message.get("role") == "tool":
-            outputs.add(message["tool_call_id"])
-    return calls, outputs
 
 
 def _requests_mentioning(fake_model: str, marker: str) -> list[dict[str, Any]]:
@@ -156,7 +140,7 @@ async def test_three_tool_turns_are_stored_and_each_sees_the_earlier_calls(
             harness.settings.worker_name,
         )
     last_request = _requests_mentioning(fake_model, marker)[-1]
-    seen_calls, seen_outputs = _call_ids_in(last_request)
+    seen_calls, seen_outputs = call_ids_in(last_request)
     assert {c.call_id for c in calls} <= seen_calls
     assert {c.call_id for c in calls} <= seen_outputs
     record = await harness.history.get_thread(
