@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from bench.figures import Comparison, Percentiles, RedisFigures, percentiles
 from bench.loadgen_api import RunSample
 
-TOP_COMMANDS = 8
+TOP_COMMANDS = 30
 
 
 def field_values(samples: Sequence[RunSample], name: str) -> list[float]:

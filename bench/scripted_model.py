@@ -90,7 +90,7 @@ class Answer:
         if status == "completed":
             body["usage"] = {
                 "input_tokens": 10,
-                "input_tokens_details": {"cached_tokens": 0},
+                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                 "output_tokens": max(1, len(output)),
                 "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": 10 + max(1, len(output)),

@@ -2,7 +2,8 @@
 
 Order: `MODEL=litellm/<provider>/<name>` goes through LiteLLM; a Gemini key with
 no MODEL uses GEMINI_MODEL through LiteLLM; an OpenAI key or base URL uses one
-shared AsyncOpenAI client with the Responses or Chat Completions API (MODEL_API);
+shared AsyncOpenAI client (`openai_client.py`: stream events decoded cheaply)
+with the Responses or Chat Completions API (MODEL_API);
 a Gemini key alone with MODEL set uses that Gemini model; nothing at all gives
 the offline demo model.
 
@@ -20,6 +21,7 @@ from openai import AsyncOpenAI
 
 from .demo_model import MODEL_NAME as DEMO_MODEL_NAME
 from .demo_model import DemoModel
+from .openai_client import StreamEventDecodingClient
 from .settings import AgentWorkerSettings
 
 DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
@@ -78,7 +80,7 @@ def _litellm(settings: AgentWorkerSettings, name: str) -> ModelChoice:
 
 
 def _openai(settings: AgentWorkerSettings) -> ModelChoice:
-    client = AsyncOpenAI(
+    client = StreamEventDecodingClient(
         api_key=settings.openai_api_key.get_secret_value() or _NO_KEY,
         base_url=settings.openai_base_url or None,
     )
