@@ -39,21 +39,20 @@ def variants_by_type(union: object) -> Mapping[str, type[pydantic.BaseModel]]:
     return {literal: found[0] for literal, found in owners.items() if len(found) == 1}
 
 
-_UNION_VARIANTS: Mapping[object, Mapping[str, type[pydantic.BaseModel]]] = {
-    ResponseStreamEvent: variants_by_type(ResponseStreamEvent)
-}
-_PLAIN_MODELS: frozenset[object] = frozenset({ChatCompletionChunk})
+_STREAM_EVENT_VARIANTS = variants_by_type(ResponseStreamEvent)
 
 
 def _model_for(cast_to: object, data: object) -> type[pydantic.BaseModel] | None:
     """The one model to validate ``data`` as, or None for the client's own path."""
+    # Compared by identity: hashing a union of sixty types costs more than this.
     if not isinstance(data, dict):
         return None
-    if cast_to in _PLAIN_MODELS:
-        return cast_to  # type: ignore[return-value]
-    variants = _UNION_VARIANTS.get(cast_to)
+    if cast_to is ChatCompletionChunk:
+        return ChatCompletionChunk
     kind = data.get("type")
-    return variants.get(kind) if variants and isinstance(kind, str) else None
+    if cast_to is ResponseStreamEvent and isinstance(kind, str):
+        return _STREAM_EVENT_VARIANTS.get(kind)
+    return None
 
 
 class StreamEventDecodingClient(AsyncOpenAI):

@@ -13,6 +13,8 @@ from openai.types.responses import (
 )
 
 from agent_worker.openai_client import StreamEventDecodingClient, variants_by_type
+from agent_worker.providers import choose_model
+from agent_worker.settings import AgentWorkerSettings
 
 TOOLS: list[Any] = [
     {
@@ -28,6 +30,14 @@ TOOLS: list[Any] = [
 ]
 
 
+def _worker_client(base_url: str) -> AsyncOpenAI:
+    """The client the worker builds for an OpenAI-compatible model."""
+    settings = AgentWorkerSettings(_env_file=None, openai_base_url=base_url)
+    client = choose_model(settings).client
+    assert isinstance(client, StreamEventDecodingClient)
+    return client
+
+
 async def _stream(client: AsyncOpenAI, text: str) -> list[ResponseStreamEvent]:
     stream = await client.responses.create(
         model="scripted", input=text, tools=TOOLS, stream=True
@@ -39,7 +49,7 @@ async def _stream(client: AsyncOpenAI, text: str) -> list[ResponseStreamEvent]:
 async def test_streamed_events_equal_the_stock_clients_events(
     fake_model: str, text: str
 ) -> None:
-    ours = StreamEventDecodingClient(api_key="unused", base_url=fake_model)
+    ours = _worker_client(fake_model)
     stock = AsyncOpenAI(api_key="unused", base_url=fake_model)
 
     got, expected = await _stream(ours, text), await _stream(stock, text)
@@ -59,7 +69,7 @@ async def test_streamed_events_equal_the_stock_clients_events(
 async def test_streamed_chat_chunks_equal_the_stock_clients_chunks(
     fake_model: str,
 ) -> None:
-    ours = StreamEventDecodingClient(api_key="unused", base_url=fake_model)
+    ours = _worker_client(fake_model)
     stock = AsyncOpenAI(api_key="unused", base_url=fake_model)
     messages: list[Any] = [{"role": "user", "content": "hello there"}]
 
