@@ -7,6 +7,7 @@ import structlog
 import uvloop
 from agents import set_tracing_disabled
 
+from shared.gc_policy import freeze_startup_heap
 from shared.logging import configure_logging
 
 from .settings import AgentWorkerSettings
@@ -35,6 +36,7 @@ def main() -> None:
 async def _run_worker(settings: AgentWorkerSettings) -> None:
     """arq's `Worker.run`, on the running loop (arq binds the loop it is built on)."""
     worker = build_worker(settings)
+    freeze_startup_heap()
     worker.main_task = asyncio.create_task(worker.main())
     try:
         # SIGTERM/SIGINT cancel the main task: that is how arq stops.

@@ -8,6 +8,7 @@ import uvicorn
 from history.app import create_app
 from history.migrate import migrate
 from history.settings import HistorySettings
+from shared.gc_policy import freeze_startup_heap
 from shared.logging import configure_logging
 
 log = structlog.get_logger(__name__)
@@ -20,8 +21,10 @@ def main() -> None:
     applied = asyncio.run(migrate(settings.database_url))
     log.info("migrations done", applied=applied)
     log.info("history starting", host=settings.history_host, port=settings.history_port)
+    app = create_app(settings)
+    freeze_startup_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.history_host,
         port=settings.history_port,
         log_config=None,
