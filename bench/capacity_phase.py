@@ -137,6 +137,9 @@ def run_hold(session: Session) -> tuple[HoldFigures, RedisFigures]:
         f"hold ({config.hold_streams} streams, 1 token per {config.hold_pace_ms:g} ms)",
         result.runs * deltas,
         measured.redis_commands,
+        # One token per second: each is its own flush (PUBLISH + XADD) unless
+        # the user waits seconds for it.
+        coalescible=False,
     )
     return figures, redis
 

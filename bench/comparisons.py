@@ -40,7 +40,9 @@ def compare_field(
     )
 
 
-def redis_figures(phase: str, tokens: int, commands: dict[str, int]) -> RedisFigures:
+def redis_figures(
+    phase: str, tokens: int, commands: dict[str, int], *, coalescible: bool = True
+) -> RedisFigures:
     """Commands per model token over a phase, with the busiest commands."""
     total = sum(commands.values())
     top = dict(sorted(commands.items(), key=lambda kv: kv[1], reverse=True))
@@ -50,4 +52,5 @@ def redis_figures(phase: str, tokens: int, commands: dict[str, int]) -> RedisFig
         commands=total,
         per_token=round(total / tokens, 4) if tokens else 0.0,
         top_commands=dict(list(top.items())[:TOP_COMMANDS]),
+        coalescible=coalescible,
     )

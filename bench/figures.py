@@ -109,6 +109,8 @@ class RedisFigures(BaseModel):
     commands: int
     per_token: float
     top_commands: dict[str, int]
+    coalescible: bool = True
+    """Tokens arrive faster than the coalescing window, so they can be merged."""
 
 
 class HoldFigures(BaseModel):
