@@ -1,12 +1,19 @@
 """A run's bounded event log in Redis: the one place its format is defined.
 
-Each message a worker publishes on the run's channel is also appended to the
-stream ``run_log(run_id)`` under the entry id ``<seq>-0`` with one field,
-``data``, holding the same bytes. A reader resumes after sequence number N with
-``XRANGE (N-0 +``. Entries are trimmed to about ``maxlen`` and the stream expires
-``ttl_s`` after the last write that set its expiry: a writer may skip the EXPIRE
-on most appends (``expire=False``) as long as it renews it well within ``ttl_s``
-and on the run's last append.
+A worker sends a run's messages in batches. A batch is one or more messages,
+each serialized by ``dump_run_message`` (compact JSON, so never a raw newline)
+and joined by ``\\n``; a one-message batch is just that message's bytes. Each
+batch is one PUBLISH on the run's channel and one entry of the stream
+``run_log(run_id)``, with one field, ``data``, holding the same bytes, under
+the entry id ``<seq>-0`` of the batch's LAST message. Sequence numbers have
+no gaps, within a batch and across batches.
+
+A reader resumes after sequence number N with ``XRANGE (N-0 +``: every entry
+holding a message above N has an id above N, and the messages up to N in the
+first of them are skipped (``read_after`` does both). Entries are trimmed to
+about ``maxlen`` batches and the stream expires ``ttl_s`` after the last
+write that set its expiry: a writer may skip the EXPIRE on most appends
+(``expire=False``) as long as it renews it well within ``ttl_s``.
 """
 
 from collections.abc import Sequence
@@ -23,6 +30,8 @@ from shared.events import (
 from shared.redis_keys import run_events_channel, run_log
 
 LOG_FIELD = "data"
+SEPARATOR = b"\n"
+"""Between the messages of a batch (JSON escapes every newline in a string)."""
 RunMessage = RunEvent | RunEnded
 
 
@@ -32,9 +41,24 @@ def entry_id(seq: int) -> str:
 
 
 def seq_of(entry: bytes | str) -> int:
-    """The sequence number of a stream entry id."""
+    """The sequence number of a stream entry id (its batch's last message)."""
     text = entry.decode() if isinstance(entry, bytes) else entry
     return int(text.split("-", 1)[0])
+
+
+def dump_batch(messages: Sequence[RunMessage]) -> bytes:
+    """The bytes of a batch: what is published and logged."""
+    return SEPARATOR.join(dump_run_message(message) for message in messages)
+
+
+def split_batch(data: bytes) -> list[bytes]:
+    """The serialized messages of a batch, each as ``dump_run_message`` wrote it."""
+    return data.split(SEPARATOR)
+
+
+def parse_batch(data: bytes) -> list[RunMessage]:
+    """The typed messages of a batch (``ValidationError`` if one is not ours)."""
+    return [RUN_MESSAGE_ADAPTER.validate_json(line) for line in split_batch(data)]
 
 
 async def append(
@@ -46,20 +70,20 @@ async def append(
     ttl_s: int,
     expire: bool = True,
 ) -> None:
-    """PUBLISH and log ``messages`` in one pipeline (one round trip).
+    """PUBLISH and log ``messages`` as one batch, in one pipeline (one round trip).
 
     With ``expire=False`` the log's expiry is left as it is (one command less
     per append); the caller must renew it in time.
     """
     channel, log = run_events_channel(run_id), run_log(run_id)
     async with redis.pipeline(transaction=False) as pipe:
-        for message in messages:
-            data = dump_run_message(message)
+        if messages:
+            data = dump_batch(messages)
             pipe.publish(channel, data)
             pipe.xadd(
                 log,
                 {LOG_FIELD: data},
-                id=entry_id(message.seq),
+                id=entry_id(messages[-1].seq),
                 maxlen=maxlen,
                 approximate=True,
             )
@@ -74,8 +98,10 @@ async def read_after(
     """The logged messages with a sequence number above ``after_seq``, in order."""
     entries = await redis.xrange(run_log(run_id), min=f"({entry_id(after_seq)}")
     return [
-        RUN_MESSAGE_ADAPTER.validate_json(fields[LOG_FIELD.encode()])
+        message
         for _, fields in entries
+        for message in parse_batch(fields[LOG_FIELD.encode()])
+        if message.seq > after_seq
     ]
 
 
@@ -95,8 +121,8 @@ async def end_with_failure(
     """
     tail = await redis.xrevrange(run_log(run_id), count=1)
     if tail:
-        last = RUN_MESSAGE_ADAPTER.validate_json(tail[0][1][LOG_FIELD.encode()])
-        if isinstance(last, RunEnded):
+        last = split_batch(tail[0][1][LOG_FIELD.encode()])[-1]
+        if isinstance(RUN_MESSAGE_ADAPTER.validate_json(last), RunEnded):
             return False
     seq = seq_of(tail[0][0]) if tail else 0
     error = RunEvent(

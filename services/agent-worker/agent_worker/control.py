@@ -1,12 +1,15 @@
 """The worker's one control subscriber: cancel signals of every run it is serving.
 
-A single pub/sub connection per worker process (not one per run) subscribes to
-`run_control_channel(run_id)` of each run while it is served; any message there
-sets that run's asyncio event. The cancel key `run_cancel(run_id)` covers a
-cancel sent before the worker subscribed: `watch` checks it once the
-subscription is confirmed, and again after every reconnect (a message published
-while the connection was down is lost). The persisted cancel flag in history,
-read by the run's heartbeat, is the last resort when Redis drops both.
+A single pub/sub connection per worker process holds one pattern subscription
+to every run's `run_control_channel` for the life of the process, so serving a
+run costs no SUBSCRIBE or UNSUBSCRIBE: `watch` only registers the run's asyncio
+event, which any message on that run's channel sets (messages of runs served
+elsewhere are ignored; cancels are rare). The cancel key `run_cancel(run_id)`
+covers a cancel sent before the run was registered: `watch` reads it once the
+run is registered, and every watched run's key is read again once a reconnect's
+subscription is confirmed (a message published while the connection was down
+is lost). The persisted cancel flag in history, read by the run's heartbeat,
+is the last resort when Redis drops both.
 """
 
 import asyncio
@@ -20,8 +23,8 @@ from redis.exceptions import RedisError
 from shared.redis_keys import run_cancel, run_control_channel
 
 CONTROL_CLIENT_NAME = "agent-worker.control"
-CONFIRM_TIMEOUT_S = 2.0
-"""How long `watch` waits for Redis to confirm a subscription before going on."""
+CONTROL_PATTERN = run_control_channel("*")
+"""Every run's control channel (run ids never hold glob characters)."""
 START_TIMEOUT_S = 5.0
 """How long startup waits for the first connection (the reader keeps trying)."""
 KEY_CHECK_TIMEOUT_S = 2.0
@@ -45,8 +48,6 @@ class ControlChannel:
         )
         self._watched: dict[bytes, tuple[str, asyncio.Event]] = {}
         """Channel -> (run id, cancel event) of every run served here."""
-        self._confirmations: dict[bytes, asyncio.Future[None]] = {}
-        self._pubsub: PubSub | None = None
         self._connected = asyncio.Event()
         self._backoff = BACKOFF_FIRST_S
         self._reader: asyncio.Task[None] | None = None
@@ -68,41 +69,17 @@ class ControlChannel:
 
     async def watch(self, run_id: str) -> asyncio.Event:
         """The run's cancel event; already set if a cancel came before."""
-        channel = run_control_channel(run_id).encode()
         event = asyncio.Event()
-        self._watched[channel] = (run_id, event)
-        confirmed = asyncio.get_running_loop().create_future()
-        self._confirmations[channel] = confirmed
-        # The key is read after the subscription is confirmed: a cancel that
-        # sets the key later also publishes after it, and that message arrives.
-        if await self._send("SUBSCRIBE", channel):
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(CONFIRM_TIMEOUT_S):
-                    await confirmed
-        self._confirmations.pop(channel, None)
+        self._watched[run_control_channel(run_id).encode()] = (run_id, event)
+        # Read after registering: a cancel that sets the key later also
+        # publishes after it, and that message finds the run registered.
         if await self._cancel_key_set([run_id]):
             event.set()
         return event
 
     async def unwatch(self, run_id: str) -> None:
-        """Forget the run: it ended on this worker."""
-        channel = run_control_channel(run_id).encode()
-        self._watched.pop(channel, None)
-        self._confirmations.pop(channel, None)
-        await self._send("UNSUBSCRIBE", channel)
-
-    async def _send(self, command: str, channel: bytes) -> bool:
-        """Send a (un)subscribe on the live connection; False if there is none."""
-        pubsub = self._pubsub
-        if pubsub is None:
-            return False  # the next connection subscribes every watched run
-        try:
-            await pubsub.execute_command(command, channel)
-        except (RedisError, OSError) as error:
-            # The reader sees the same broken socket and starts over.
-            log.warning("control command failed", error_type=type(error).__name__)
-            return False
-        return True
+        """Forget the run: it ended on this worker (no Redis command)."""
+        self._watched.pop(run_control_channel(run_id).encode(), None)
 
     async def _cancel_key_set(self, run_ids: list[str]) -> list[str]:
         """Those of `run_ids` whose cancel key exists (none if Redis is away)."""
@@ -138,45 +115,43 @@ class ControlChannel:
         pubsub = self._redis.pubsub()
         try:
             await pubsub.connect()  # type: ignore[no-untyped-call]
-            self._pubsub = pubsub
+            await pubsub.execute_command("PSUBSCRIBE", CONTROL_PATTERN)
+            await self._read_messages(pubsub, until=b"psubscribe")
             self._backoff = BACKOFF_FIRST_S
             self._connected.set()
-            channels = list(self._watched)
-            if channels:
-                await pubsub.execute_command("SUBSCRIBE", *channels)
-                await self._recheck_keys(channels)
+            await self._recheck_keys(list(self._watched))
             await self._read_messages(pubsub)
         finally:
-            self._pubsub = None
             self._connected.clear()
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    async def _read_messages(self, pubsub: PubSub) -> None:
+    async def _read_messages(self, pubsub: PubSub, until: bytes | None = None) -> None:
+        """Dispatch what arrives; return after a reply of kind ``until``."""
         while True:
             connection = pubsub.connection
-            # parse_response() would silently reconnect without our channels;
-            # a fresh cycle subscribes them again instead.
+            # parse_response() would silently reconnect without our pattern;
+            # a fresh cycle subscribes it again instead.
             if connection is None or not connection.is_connected:
                 raise RedisError("control connection lost")
-            self._dispatch(await pubsub.parse_response(block=True))
+            response = await pubsub.parse_response(block=True)
+            self._dispatch(response)
+            if isinstance(response, list) and response and response[0] == until:
+                return
 
     async def _recheck_keys(self, channels: list[bytes]) -> None:
         """Cancels sent while the connection was down left their key behind."""
         watched = [self._watched[c] for c in channels if c in self._watched]
         events = dict(watched)
+        if not events:
+            return
         for run_id in await self._cancel_key_set(list(events)):
             events[run_id].set()
 
     def _dispatch(self, response: object) -> None:
-        if not isinstance(response, list) or len(response) < 2:
+        if not isinstance(response, list) or len(response) < 4:
             return
-        kind, channel = response[0], response[1]
-        if kind == b"message":
-            watched = self._watched.get(channel)
+        if response[0] == b"pmessage":
+            watched = self._watched.get(response[2])
             if watched is not None:
                 watched[1].set()
-        elif kind == b"subscribe":
-            confirmed = self._confirmations.get(channel)
-            if confirmed is not None and not confirmed.done():
-                confirmed.set_result(None)

@@ -1,14 +1,19 @@
-"""Number a run's events, merge text deltas, and send them to Redis.
+"""Number a run's events, hold them briefly, and send them to Redis in batches.
 
-Every flush is one `shared.run_log.append` pipeline: a PUBLISH on the run's
-channel and an XADD to the run's log per message, which defines the log format.
-The log's EXPIRE rides along only on the first flush, on the run's end, and
-whenever half the TTL has passed since the last one, so a long run's log never
-expires under it while a token costs two commands, not three.
+Every flush is one `shared.run_log.append` pipeline: ONE PUBLISH on the run's
+channel and ONE XADD to the run's log, whatever the number of messages it
+carries (`shared.run_log` defines the batch format). The log's EXPIRE rides
+along only on the first flush, whenever half the TTL has passed since the last
+one, and on the run's end if a tenth of the TTL has passed since the last one,
+so a long run's log never expires under it and a short run pays one EXPIRE.
 
-Text deltas of one message part are merged. The first delta of a burst goes out
-at once (it is the user's first token); later ones wait at most `coalesce_s`.
-Any other event first flushes the merged deltas, then goes out itself.
+Events are held and sent together, in the order they came:
+- text deltas of one message part are merged. A delta goes out at once if no
+  delta went out within the last `coalesce_s` (the first delta of a burst is
+  the user's first token); otherwise it waits for the end of that window.
+- any other event waits at most `coalesce_s`, usually less: the next delta
+  that goes out takes everything held before it along.
+- `flush` and `end` send everything held at once (the end goes out at once).
 
 Redis trouble never fails the turn: messages that could not be sent wait in a
 bounded backlog (still numbered, so the sequence has no gap) and go out with
@@ -75,9 +80,14 @@ class RunPublisher:
         self._log_ttl_s = log_ttl_s
         self._lease = lease
         self._seq = 0
+        self._held: list[RunEvent] = []
+        """Numbered, waiting for the next flush; the pending delta comes after."""
+        self._held_delta = False
+        """Whether `_held` holds a text delta."""
         self._pending: _Delta | None = None
         self._last_delta_flush = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = float("inf")
         self._timer_flush: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._timer_error: Exception | None = None
@@ -105,23 +115,24 @@ class RunPublisher:
     async def publish(
         self, event: ThreadStreamEvent, tool: ToolActivity | None = None
     ) -> None:
-        """Send an event; text deltas may be held up to the coalescing window."""
+        """Hold an event for the next flush, due within the coalescing window."""
         self._raise_timer_error()
         delta = _text_delta(event) if tool is None else None
         if delta is None:
-            await self._flush(event, tool)
+            self._close_pending()
+            self._held.append(self._numbered(event, tool))
+            self._schedule(time.monotonic() + self._coalesce_s)
             return
         pending = self._pending
         if pending and (pending.item_id, pending.content_index) == delta[:2]:
             pending.text += delta[2]
         else:
-            if pending is not None:
-                await self._flush()
+            self._close_pending()
             self._pending = _Delta(*delta)
-        self._schedule()
+        self._schedule(self._last_delta_flush + self._coalesce_s)
 
     async def flush(self) -> None:
-        """Send the held deltas now."""
+        """Send everything held now."""
         await self._flush()
 
     async def end(self, status: RunStatus) -> None:
@@ -136,7 +147,7 @@ class RunPublisher:
             log.warning("run end not published", backlog=len(self._unsent))
 
     async def aclose(self) -> None:
-        """Stop the timer; held deltas are dropped (call `end` first)."""
+        """Stop the timer; held events are dropped (call `end` first)."""
         self._cancel_timer()
         if self._timer_flush is not None:
             await self._timer_flush
@@ -147,12 +158,15 @@ class RunPublisher:
         if error is not None:
             raise error
 
-    def _schedule(self) -> None:
+    def _schedule(self, due: float) -> None:
+        """Flush at `due` (monotonic clock) at the latest."""
         if self._timer is not None:
-            return
-        delay = self._last_delta_flush + self._coalesce_s - time.monotonic()
+            if self._timer_due <= due:
+                return
+            self._timer.cancel()
+        self._timer_due = due
         loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(max(delay, 0.0), self._on_timer)
+        self._timer = loop.call_later(max(due - time.monotonic(), 0.0), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -169,21 +183,15 @@ class RunPublisher:
             self._timer.cancel()
             self._timer = None
 
-    async def _flush(
-        self,
-        event: ThreadStreamEvent | None = None,
-        tool: ToolActivity | None = None,
-        end: RunStatus | None = None,
-    ) -> None:
+    async def _flush(self, end: RunStatus | None = None) -> None:
         async with self._lock:
-            messages: list[RunEvent | RunEnded] = []
-            if self._pending is not None:
-                self._cancel_timer()
-                messages.append(self._numbered(self._pending.event(), None))
-                self._pending = None
+            self._cancel_timer()
+            self._close_pending()
+            messages: list[RunEvent | RunEnded] = [*self._held]
+            self._held.clear()
+            if self._held_delta:
+                self._held_delta = False
                 self._last_delta_flush = time.monotonic()
-            if event is not None:
-                messages.append(self._numbered(event, tool))
             if end is not None:
                 self._seq += 1
                 messages.append(
@@ -193,6 +201,13 @@ class RunPublisher:
             if messages:
                 self._unsent.extend(messages)
                 await self._send_backlog()
+
+    def _close_pending(self) -> None:
+        """Number the merged delta: whatever comes next goes after it."""
+        if self._pending is not None:
+            self._held.append(self._numbered(self._pending.event(), None))
+            self._held_delta = True
+            self._pending = None
 
     def _numbered(
         self, event: ThreadStreamEvent, tool: ToolActivity | None
@@ -235,12 +250,12 @@ class RunPublisher:
             self._end_expire_owed = False
 
     def _expire_due(self) -> bool:
-        """First append, the end, or half the TTL since the last EXPIRE landed."""
-        return (
-            self._expired_at is None
-            or self._end_expire_owed
-            or time.monotonic() - self._expired_at >= self._log_ttl_s / 2
-        )
+        """First append, half the TTL since the last EXPIRE landed, or the end
+        once a tenth of it has (the log then lives at least 90% of the TTL on)."""
+        if self._expired_at is None:
+            return True
+        elapsed = time.monotonic() - self._expired_at
+        return elapsed >= self._log_ttl_s / (10 if self._end_expire_owed else 2)
 
     async def _skip_landed(self) -> None:
         """Drop what the log already holds: a broken pipeline may have half run."""

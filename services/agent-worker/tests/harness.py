@@ -28,7 +28,8 @@ from redis.asyncio.client import PubSub
 
 from agent_worker.settings import AgentWorkerSettings
 from agent_worker.worker import build_worker, dump_json, load_json
-from shared.events import RUN_MESSAGE_ADAPTER, RunEnded, RunEvent
+from shared import run_log
+from shared.events import RunEnded, RunEvent
 from shared.history_api import RunOpen, RunRecord
 from shared.history_client import HistoryClient
 from shared.ids import new_id
@@ -217,7 +218,7 @@ class Harness:
             await self.enqueue(conversation, run.id, op)
             await self.run_burst_worker()
             raw = await collect(pubsub)
-        messages = [RUN_MESSAGE_ADAPTER.validate_json(data) for data in raw]
+        messages = [m for data in raw for m in run_log.parse_batch(data)]
         record = await self.history.get_run(conversation.user_id, run.id)
         return TurnResult(run=record, raw=raw, messages=messages)
 
@@ -234,11 +235,11 @@ async def next_payload(pubsub: PubSub, timeout_s: float) -> bytes | None:
 
 
 async def collect(pubsub: PubSub, timeout_s: float = COLLECT_TIMEOUT_S) -> list[bytes]:
-    """Published payloads up to and including RunEnded."""
+    """Published payloads (batches, see ``shared.run_log``) up to the RunEnded."""
     raw: list[bytes] = []
     while (data := await next_payload(pubsub, timeout_s)) is not None:
         raw.append(data)
-        if isinstance(RUN_MESSAGE_ADAPTER.validate_json(data), RunEnded):
+        if isinstance(run_log.parse_batch(data)[-1], RunEnded):
             return raw
     raise AssertionError(f"no RunEnded within {timeout_s}s after {len(raw)} messages")
 

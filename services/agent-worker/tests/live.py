@@ -22,7 +22,8 @@ from redis.asyncio.client import PubSub
 
 from agent_worker.settings import AgentWorkerSettings
 from agent_worker.worker import build_worker
-from shared.events import RUN_MESSAGE_ADAPTER, RunEnded, RunEvent
+from shared import run_log
+from shared.events import RunEnded, RunEvent
 from shared.history_api import RunRecord
 from shared.history_client import HistoryClient
 from shared.redis_keys import run_events_channel
@@ -50,7 +51,7 @@ class Watch:
             data = await next_payload(self.pubsub, max(left, 0.0))
             if data is None:
                 raise AssertionError(f"not done within {timeout_s}s: {self.messages}")
-            self.messages.append(RUN_MESSAGE_ADAPTER.validate_json(data))
+            self.messages.extend(run_log.parse_batch(data))
         return self.messages
 
     async def deltas(self, count: int) -> list[RunMessage]:
@@ -70,7 +71,7 @@ class Watch:
         while (left := deadline - time.monotonic()) > 0:
             data = await next_payload(self.pubsub, left)
             if data is not None:
-                self.messages.append(RUN_MESSAGE_ADAPTER.validate_json(data))
+                self.messages.extend(run_log.parse_batch(data))
         return self.messages
 
 

@@ -1,4 +1,4 @@
-"""publisher.py: numbered, coalesced, one pipeline per flush, log equals live."""
+"""publisher.py: numbered, held and merged, one batch per flush, log equals live."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -20,9 +20,11 @@ from structlog.testing import capture_logs
 
 from agent_worker.publisher import RunPublisher
 from agent_worker.resources import PUBLISHER_CLIENT_NAME
-from shared.events import RUN_MESSAGE_ADAPTER, RunEnded, RunEvent
+from shared import run_log
+from shared.events import RunEnded, RunEvent
 from shared.ids import new_id
-from shared.redis_keys import run_events_channel, run_log
+from shared.redis_keys import run_events_channel
+from shared.redis_keys import run_log as run_log_key
 from shared.run_log import LOG_FIELD
 from testkit.restartable_redis import restartable_redis
 
@@ -61,7 +63,25 @@ async def run_id_and_sub(redis: Redis) -> AsyncIterator[tuple[str, PubSub]]:
     async with redis.pubsub() as pubsub:
         await pubsub.subscribe(run_events_channel(run_id))
         yield run_id, pubsub
-    await redis.delete(run_log(run_id))
+    await redis.delete(run_log_key(run_id))
+
+
+def _messages(received: list[bytes]) -> list[RunEvent | RunEnded]:
+    return [message for data in received for message in run_log.parse_batch(data)]
+
+
+def _kinds(messages: list[RunEvent | RunEnded]) -> list[str]:
+    """Each message as its text delta, its event type, or "end"."""
+    return [
+        m.event.update.delta
+        if isinstance(m, RunEvent)
+        and isinstance(m.event, ThreadItemUpdatedEvent)
+        and isinstance(m.event.update, AssistantMessageContentPartTextDelta)
+        else m.event.type
+        if isinstance(m, RunEvent)
+        else "end"
+        for m in messages
+    ]
 
 
 async def test_streamed_tokens_cost_at_most_0_15_redis_commands_each(
@@ -80,14 +100,14 @@ async def test_streamed_tokens_cost_at_most_0_15_redis_commands_each(
     await publisher.aclose()
     received = await collect(pubsub)
 
-    # Two commands per flush (PUBLISH + XADD): about 0.11 here, 0.16 with an
+    # Two commands per flush (PUBLISH + XADD): about 0.1 here, 0.16 with an
     # EXPIRE on every flush.
     assert counting_redis.count.commands / len(tokens) <= 0.15
-    # The log's expiry is set by the first flush and the end, not by every flush.
-    assert counting_redis.count.expires == 2
+    # A short run's log gets its expiry once, with the first flush.
+    assert counting_redis.count.expires == 1
     deltas = [
         m.event.update.delta
-        for m in map(RUN_MESSAGE_ADAPTER.validate_json, received)
+        for m in _messages(received)
         if isinstance(m, RunEvent)
         and isinstance(m.event, ThreadItemUpdatedEvent)
         and isinstance(m.event.update, AssistantMessageContentPartTextDelta)
@@ -110,17 +130,17 @@ async def test_seq_is_gapless_and_the_log_holds_exactly_the_published_bytes(
     await publisher.publish(ThreadItemDoneEvent(item=_message("done")))
     await publisher.end("completed")
     received = await collect(pubsub)
-    entries = await redis.xrange(run_log(run_id))
+    entries = await redis.xrange(run_log_key(run_id))
 
-    messages = [RUN_MESSAGE_ADAPTER.validate_json(data) for data in received]
+    messages = _messages(received)
     assert [m.seq for m in messages] == list(range(1, len(messages) + 1))
-    assert [data for _, fields in entries for data in [fields[LOG_FIELD.encode()]]] == (
-        received
-    )
+    assert [fields[LOG_FIELD.encode()] for _, fields in entries] == received
+    # One log entry per published batch, under its last message's number.
     assert [entry_id for entry_id, _ in entries] == [
-        f"{m.seq}-0".encode() for m in messages
+        f"{run_log.parse_batch(data)[-1].seq}-0".encode() for data in received
     ]
-    assert 0 < await redis.ttl(run_log(run_id)) <= 60
+    assert len(received) < len(messages)
+    assert 0 < await redis.ttl(run_log_key(run_id)) <= 60
 
 
 async def test_a_run_longer_than_the_log_ttl_keeps_its_log_alive(
@@ -136,13 +156,13 @@ async def test_a_run_longer_than_the_log_ttl_keeps_its_log_alive(
     for index in range(12):
         await asyncio.sleep(0.15)
         await publisher.publish(_delta(f"{index},"))
-        alive.append(await redis.exists(run_log(run_id)) == 1)
+        alive.append(await redis.exists(run_log_key(run_id)) == 1)
     await publisher.end("completed")
     await publisher.aclose()
 
     assert all(alive)
     assert 3 <= counting_redis.count.expires < counting_redis.count.round_trips
-    assert 0 < await redis.pttl(run_log(run_id)) <= 1000
+    assert 0 < await redis.pttl(run_log_key(run_id)) <= 1000
 
 
 async def test_first_delta_goes_out_without_waiting_for_the_window(
@@ -157,12 +177,45 @@ async def test_first_delta_goes_out_without_waiting_for_the_window(
     await publisher.aclose()
 
     assert data is not None
-    first = RUN_MESSAGE_ADAPTER.validate_json(data)
-    assert isinstance(first, RunEvent)
-    assert first.seq == 1
+    assert _kinds(run_log.parse_batch(data)) == ["first"]
+    assert run_log.parse_batch(data)[0].seq == 1
 
 
-async def test_any_other_event_first_flushes_the_held_deltas(
+async def test_events_before_the_first_delta_go_out_with_it_in_one_message(
+    redis: Redis, run_id_and_sub: tuple[str, PubSub]
+) -> None:
+    run_id, pubsub = run_id_and_sub
+    publisher = _publisher(redis, run_id, coalesce_s=10.0)
+
+    await publisher.publish(ThreadItemAddedEvent(item=_message("")))
+    await publisher.publish(ThreadItemAddedEvent(item=_message("")))
+    await publisher.publish(_delta("first"))
+    data = await next_payload(pubsub, timeout_s=1.0)
+    await publisher.end("completed")
+    await publisher.aclose()
+
+    assert data is not None
+    first = run_log.parse_batch(data)
+    assert _kinds(first) == ["thread.item.added", "thread.item.added", "first"]
+    assert [m.seq for m in first] == [1, 2, 3]
+
+
+async def test_an_event_without_a_delta_after_it_goes_out_by_itself(
+    redis: Redis, run_id_and_sub: tuple[str, PubSub]
+) -> None:
+    run_id, pubsub = run_id_and_sub
+    publisher = _publisher(redis, run_id, coalesce_s=0.05)
+
+    await publisher.publish(ThreadItemAddedEvent(item=_message("")))
+    data = await next_payload(pubsub, timeout_s=5.0)
+    await publisher.end("completed")
+    await publisher.aclose()
+
+    assert data is not None
+    assert _kinds(run_log.parse_batch(data)) == ["thread.item.added"]
+
+
+async def test_held_events_go_out_merged_and_in_order_with_the_end(
     redis: Redis, run_id_and_sub: tuple[str, PubSub]
 ) -> None:
     run_id, pubsub = run_id_and_sub
@@ -173,20 +226,13 @@ async def test_any_other_event_first_flushes_the_held_deltas(
     await publisher.publish(_delta("b"))
     await publisher.publish(_delta("c"))
     await publisher.publish(ThreadItemDoneEvent(item=_message("abc")))
+    await publisher.publish(_delta("d"))
     await publisher.end("completed")
-    messages = [RUN_MESSAGE_ADAPTER.validate_json(d) for d in await collect(pubsub)]
+    received = await collect(pubsub)
 
-    kinds = [
-        m.event.update.delta
-        if isinstance(m, RunEvent)
-        and isinstance(m.event, ThreadItemUpdatedEvent)
-        and isinstance(m.event.update, AssistantMessageContentPartTextDelta)
-        else m.event.type
-        if isinstance(m, RunEvent)
-        else "end"
-        for m in messages
-    ]
-    assert kinds == ["a", "bc", "thread.item.done", "end"]
+    assert _kinds(_messages(received)) == ["a", "bc", "thread.item.done", "d", "end"]
+    # The first delta went out at once; the rest waited and went with the end.
+    assert [len(run_log.parse_batch(data)) for data in received] == [1, 4]
 
 
 async def _kill_clients_named(admin: Redis, name: str) -> int:

@@ -1,9 +1,10 @@
 """A published run event read cheaply: the envelope split, the event kept as bytes.
 
-The worker publishes ``dump_run_message`` output, whose ``event`` is already
-serialized exactly as ``ChatKitServer`` frames it. The ChatKit face forwards
-those bytes as they are; only a consumer that needs the typed event (the simple
-format, thread-level events) pays for pydantic validation, once per event.
+The worker publishes batches of ``dump_run_message`` outputs (``shared.run_log``),
+each of whose ``event`` is already serialized exactly as ``ChatKitServer``
+frames it. The ChatKit face forwards those bytes as they are; only a consumer
+that needs the typed event (the simple format, thread-level events) pays for
+pydantic validation, once per event.
 """
 
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import structlog
 from pydantic import TypeAdapter, ValidationError
 
 from gateway.views import chatkit_json
+from shared import run_log
 from shared.events import RunEnded, RunEvent
 
 log = structlog.get_logger(__name__)
@@ -65,8 +67,13 @@ class LiveEvent:
             return None
 
 
+def parse_batch(data: bytes) -> list[LiveEvent | RunEnded | None]:
+    """Read each message of a published batch; None for one that is not ours."""
+    return [parse_live(line) for line in run_log.split_batch(data)]
+
+
 def parse_live(data: bytes) -> LiveEvent | RunEnded | None:
-    """Read a published message; None if it is not one of ours."""
+    """Read one published message; None if it is not one of ours."""
     try:
         envelope = orjson.loads(data)
     except orjson.JSONDecodeError:

@@ -2,9 +2,11 @@
 
 A single pub/sub connection (no socket timeout: a run may be quiet for minutes)
 carries every run channel this process streams. The reader task parses each
-message once and offers it to the bounded queue of every subscription of that
-run; it never awaits a client, so a slow client cannot hold up the others. A
-subscription whose queue is full is dropped with a marker instead.
+published batch once and offers its messages, one by one, to the bounded queue
+of every subscription of that run; it never awaits a client, so a slow client
+cannot hold up the others. A subscription whose queue is full is dropped with a
+marker instead. Channels left without subscribers are unsubscribed in batches,
+at most every ``UNSUBSCRIBE_BATCH_S``.
 
 After a lost connection the reader reconnects with backoff, subscribes again to
 every channel that still has subscribers and fills the gap from each run's log
@@ -27,7 +29,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError, ResponseError
 
-from gateway.live_event import parse_live
+from gateway.live_event import parse_batch
 from gateway.subscription import DropReason, RelayMessage, Subscription
 from shared import run_log
 from shared.redis_keys import run_events_channel
@@ -40,6 +42,9 @@ PING_INTERVAL_S = 20.0
 """A quiet pub/sub connection is pinged this often; a dead one is replaced."""
 BACKFILL_TIMEOUT_S = 5.0
 """The relay's command connection has no socket timeout (pub/sub needs none)."""
+UNSUBSCRIBE_BATCH_S = 0.5
+"""An orphaned channel waits this long, so that one UNSUBSCRIBE serves many
+ended runs (nothing is published on a run's channel after its end)."""
 BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 2.0
 DEFAULT_QUEUE_SIZE = 2048
@@ -252,14 +257,12 @@ class Relay:
     def _deliver(self, channel: bytes, data: bytes) -> None:
         if channel not in self._subs:
             return
-        message = _parse(channel, data)
-        if message is None:
-            return
         held = self._backfilling.get(channel)
-        if held is not None:
-            held.append(message)
-        else:
-            self._fan_out(channel, message)
+        for message in _parse(channel, data):
+            if held is not None:
+                held.append(message)
+            else:
+                self._fan_out(channel, message)
 
     def _fan_out(self, channel: bytes, message: RelayMessage) -> None:
         for sub in list(self._subs.get(channel, ())):
@@ -326,6 +329,7 @@ class Relay:
                 await self._check_alive()
                 continue
             self._janitor_wake.clear()
+            await asyncio.sleep(UNSUBSCRIBE_BATCH_S)
             await self._unsubscribe_orphans()
 
     async def _unsubscribe_orphans(self) -> None:
@@ -365,8 +369,8 @@ def _run_id_of(info: object) -> str | None:
     return None
 
 
-def _parse(channel: bytes, data: bytes) -> RelayMessage | None:
-    message = parse_live(data)
-    if message is None:
+def _parse(channel: bytes, data: bytes) -> list[RelayMessage]:
+    messages = parse_batch(data)
+    if None in messages:
         log.warning("relay_unreadable_message", channel=channel.decode())
-    return message
+    return [message for message in messages if message is not None]

@@ -10,9 +10,10 @@ from chatkit.types import (
     ThreadStreamEvent,
 )
 
-from gateway.live_event import LiveEvent, parse_live
+from gateway.live_event import LiveEvent, parse_batch, parse_live
 from gateway.sse import relayed_frame
 from shared.events import RunEnded, RunEvent, ToolActivity, dump_run_message
+from shared.run_log import dump_batch
 
 
 def _sdk_frame(event: ThreadStreamEvent) -> bytes:
@@ -75,3 +76,21 @@ def test_an_end_is_read_typed_and_garbage_is_refused() -> None:
         b'{"v":1,"kind":"event"}',
     ):
         assert parse_live(garbage) is None
+
+
+def test_each_event_of_a_batch_is_framed_as_the_sdk_frames_it() -> None:
+    tricky = 'line one\nline two ,"event": \\n'
+    events = [RunEvent(run_id="run_1", seq=seq, event=_done(tricky)) for seq in (1, 2)]
+    ended = RunEnded(run_id="run_1", seq=3, status="completed")
+    parsed = parse_batch(dump_batch([*events, ended]))
+    assert parsed[-1] == ended
+    frames = [relayed_frame(live) for live in parsed if isinstance(live, LiveEvent)]
+    assert frames == [_sdk_frame(message.event) for message in events]
+
+
+def test_an_unreadable_line_of_a_batch_does_not_spoil_the_others() -> None:
+    event = RunEvent(run_id="run_1", seq=1, event=_done("hi"))
+    parsed = parse_batch(b"garbage\n" + dump_run_message(event))
+    assert parsed[0] is None
+    assert isinstance(parsed[1], LiveEvent)
+    assert parsed[1].message == event

@@ -7,11 +7,12 @@ from chatkit.types import AssistantMessageContentPartTextDelta, ThreadItemUpdate
 from redis.asyncio import Redis
 
 from gateway.live_event import LiveEvent
-from gateway.relay import Relay, RelayUnavailableError
+from gateway.relay import UNSUBSCRIBE_BATCH_S, Relay, RelayUnavailableError
 from gateway.subscription import RelayDropped, RelayItem, Subscription
 from shared.events import RunEnded, RunEvent, dump_run_message
 from shared.ids import new_id
 from shared.redis_keys import run_events_channel, run_log
+from shared.run_log import dump_batch
 from testkit.processes import free_port
 from testkit.restartable_redis import restartable_redis
 from testkit.tcp_proxy import TcpProxy, TcpTarget
@@ -178,12 +179,12 @@ async def test_messages_missed_while_disconnected_are_filled_in_from_the_run_log
     await _publish(redis, _event(run_id, 1))
     assert await _next(sub) == _event(run_id, 1)
     # Events 2 and 3 exist only in the run log, as if published while the relay
-    # was reconnecting; the worker logs every message as `<seq>-0` / `data`.
-    for seq in (1, 2, 3):
+    # was reconnecting; the worker logs each batch under its last seq.
+    for batch in ((1, 2), (3,)):
         await redis.xadd(
             run_log(run_id),
-            {"data": dump_run_message(_event(run_id, seq))},
-            id=f"{seq}-0",
+            {"data": dump_batch([_event(run_id, seq) for seq in batch])},
+            id=f"{batch[-1]}-0",
         )
     try:
         await _kill_connection(redis, relay_name)
@@ -227,9 +228,30 @@ async def test_resubscribing_right_after_leaving_still_receives(
     run_id = new_id("run")
     (await relay.subscribe(run_id)).close()
     sub = await relay.subscribe(run_id)
-    await asyncio.sleep(0.05)  # let the janitor run its unsubscribe pass
+    # Let the janitor run its unsubscribe pass.
+    await asyncio.sleep(UNSUBSCRIBE_BATCH_S + 0.05)
     await _publish(redis, _event(run_id, 1))
     assert await _next(sub) == _event(run_id, 1)
+
+
+async def test_a_published_batch_reaches_the_subscriber_message_by_message(
+    relay: Relay, redis: Redis
+) -> None:
+    run_id = new_id("run")
+    sub = await relay.subscribe(run_id)
+    batch = [_event(run_id, seq) for seq in (1, 2, 3)]
+    await redis.publish(run_events_channel(run_id), dump_batch(batch))
+    received = [await subscription_item(sub) for _ in batch]
+    assert [_typed(item) for item in received] == batch
+    # Each keeps its own bytes, as the worker serialized it.
+    assert [item.data for item in received if isinstance(item, LiveEvent)] == [
+        dump_run_message(message) for message in batch
+    ]
+
+
+async def subscription_item(sub: Subscription) -> RelayItem:
+    async with asyncio.timeout(WAIT_S):
+        return await sub.get()
 
 
 async def test_unreadable_message_is_skipped_and_the_next_one_delivered(

@@ -1,0 +1,55 @@
+"""control.py: one pattern subscription per process carries every run's cancel."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from agent_worker.control import ControlChannel
+from shared.ids import new_id
+from shared.redis_keys import run_cancel, run_control_channel
+
+WAIT_S = 5.0
+
+
+@pytest.fixture
+async def control(redis_url: str) -> AsyncIterator[ControlChannel]:
+    channel = ControlChannel(redis_url)
+    await channel.start()
+    yield channel
+    await channel.stop()
+
+
+async def _numsub(redis: Redis, run_id: str) -> int:
+    [(_, count)] = await redis.pubsub_numsub(run_control_channel(run_id))
+    return int(count)
+
+
+async def test_a_cancel_message_reaches_a_watched_run_without_a_subscription_of_its_own(
+    control: ControlChannel, redis: Redis
+) -> None:
+    run_id, other = new_id("run"), new_id("run")
+    event = await control.watch(run_id)
+    other_event = await control.watch(other)
+    assert await _numsub(redis, run_id) == 0
+
+    await redis.publish(run_control_channel(run_id), b"cancel")
+    async with asyncio.timeout(WAIT_S):
+        await event.wait()
+    assert not other_event.is_set()
+    await control.unwatch(run_id)
+    await control.unwatch(other)
+
+
+async def test_a_cancel_sent_before_the_run_was_watched_is_seen(
+    control: ControlChannel, redis: Redis
+) -> None:
+    run_id = new_id("run")
+    await redis.set(run_cancel(run_id), b"1", ex=60)
+    try:
+        event = await control.watch(run_id)
+        assert event.is_set()
+    finally:
+        await redis.delete(run_cancel(run_id))
+        await control.unwatch(run_id)
