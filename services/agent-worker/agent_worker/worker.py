@@ -5,8 +5,9 @@ every run. `WakeableWorker` subscribes to the queue's wake-up channel (the gatew
 publishes there right after enqueueing) and starts a poll iteration as soon as a
 message arrives; the poll delay remains only as a fallback. It overrides
 `Worker.main`, mirroring arq 0.28's loop except for that wait, and relies on the
-internals `_poll_iteration`, `start_jobs`, `_jobs_started` and
-`_release_sem_dec_counter_on_complete`: hence the pin `arq>=0.28,<0.29`.
+internals `_poll_iteration`, `start_jobs`, `run_job`, `tasks`, `sem`,
+`job_counter`, `_jobs_started` and `_release_sem_dec_counter_on_complete`, and on
+arq's in-progress key: hence the pin `arq>=0.28,<0.29`.
 
 arq 0.28 ends its worker on the first Redis error of a poll (a Redis restart
 stops every worker). Here a failed poll is logged and tried again with
@@ -23,6 +24,11 @@ in-progress key), and ids found claimed elsewhere are not asked about again for
 key goes, after the job timeout, or when it is re-queued, which its own worker
 sees at once). The read is not cut to the free slots: running jobs sort first in
 the queue and would hide the waiting ones.
+
+A wake-up names its job (the gateway publishes the run id): that job is
+started before the poll's read, and a job is claimed in one round trip (a Lua
+script doing arq's check: not in progress, queued and due; then its in-progress
+key) instead of arq's four (WATCH, EXISTS, ZSCORE, MULTI).
 """
 
 import asyncio
@@ -35,8 +41,11 @@ from typing import Any
 
 import structlog
 from arq.connections import RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix
+from arq.utils import timestamp_ms
 from arq.worker import Worker, func
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from shared.jobs import RUN_AGENT_JOB, SYNC_ACTION_JOB, TRANSCRIBE_JOB
@@ -56,6 +65,17 @@ CLAIMED_ELSEWHERE_RECHECK_S = 1.0
 REPLY_KEEP_S = 60
 """How long a short job's reply waits in Redis for the gateway to read it."""
 SYNC_ACTION_TIMEOUT_S = 60
+
+# KEYS: in-progress key, queue; ARGV: job id, now (ms), in-progress ttl (ms).
+# The job's score if it was claimed, nil if it runs elsewhere, left the queue
+# or is deferred (as arq's start_jobs decides).
+CLAIM_JOB = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
+redis.call('PSETEX', KEYS[1], ARGV[3], '1')
+return score
+"""
 
 log = structlog.get_logger("agent_worker.worker")
 
@@ -94,6 +114,9 @@ class WakeableWorker(Worker):  # type: ignore[misc]
         self._wake = asyncio.Event()
         self._subscribed = asyncio.Event()
         self._claimed_elsewhere: dict[bytes, float] = {}
+        self._named: list[bytes] = []
+        """Job ids named by wake-ups since the last poll."""
+        self._claim_job: AsyncScript | None = None
 
     async def main(self) -> None:
         """arq 0.28's `Worker.main`, waiting on wake-ups instead of sleeping."""
@@ -106,6 +129,7 @@ class WakeableWorker(Worker):  # type: ignore[misc]
                 expires_extra_ms=self.expires_extra_ms,
             )
         self.ctx["redis"] = self.pool
+        self._claim_job = self.pool.register_script(CLAIM_JOB)
         if self.on_startup:
             await self.on_startup(self.ctx)
         listener = asyncio.create_task(self._listen_for_wakeups())
@@ -123,7 +147,10 @@ class WakeableWorker(Worker):  # type: ignore[misc]
         retry_s = POLL_RETRY_FIRST_S
         while True:
             self._wake.clear()
+            named, self._named = self._named, []
             try:
+                if named:
+                    await self.start_jobs(named)
                 await self._poll_iteration()
                 if self.burst and await self._burst_finished():
                     return
@@ -149,15 +176,30 @@ class WakeableWorker(Worker):  # type: ignore[misc]
                 return
             if self._runs_here(job_id) or job_id in self._claimed_elsewhere:
                 continue
-            try:
-                await super().start_jobs([job_id])
-            except (RedisError, OSError):
-                # arq counted the job before its claim pipeline failed, and only
-                # a started job gives its slot back: give it back here.
-                super()._release_sem_dec_counter_on_complete()
-                raise
-            if not self._runs_here(job_id):
+            if not await self._start_job(job_id):
                 self._claimed_elsewhere[job_id] = now
+
+    async def _start_job(self, job_id: bytes) -> bool:
+        """Claim one job (`CLAIM_JOB`) and run it in a task, as arq does."""
+        assert self._claim_job is not None  # registered in main()
+        await self.sem.acquire()
+        self.job_counter += 1
+        try:
+            score = await self._claim_job(
+                keys=[in_progress_key_prefix + job_id.decode(), self.queue_name],
+                args=[job_id, timestamp_ms(), int(self.in_progress_timeout_s * 1000)],
+            )
+        except BaseException:
+            # Only a started job gives its slot back: give it back here.
+            super()._release_sem_dec_counter_on_complete()
+            raise
+        if score is None:
+            super()._release_sem_dec_counter_on_complete()
+            return False
+        task = self.loop.create_task(self.run_job(job_id.decode(), int(float(score))))
+        task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+        self.tasks[job_id.decode()] = task
+        return True
 
     def _runs_here(self, job_id: bytes) -> bool:
         task = self.tasks.get(job_id.decode())
@@ -206,6 +248,8 @@ class WakeableWorker(Worker):  # type: ignore[misc]
             self._wake.set()
             async for message in pubsub.listen():
                 if message.get("type") == "message":
+                    if isinstance(message.get("data"), bytes):
+                        self._named.append(message["data"])
                     self._wake.set()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from arq.constants import in_progress_key_prefix
 from chatkit.types import (
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
@@ -96,6 +97,42 @@ async def test_worker_starts_a_job_on_wakeup_without_waiting_for_its_poll(
         await asyncio.gather(running, return_exceptions=True)
 
     assert max(latencies) < 1.0
+
+
+async def test_a_woken_worker_leaves_a_job_another_worker_holds_to_it(
+    demo_harness: Harness,
+) -> None:
+    ready = asyncio.Event()
+    worker: Any = build_worker(
+        demo_harness.settings,
+        handle_signals=False,
+        poll_delay=60,
+        on_ready=lambda ctx: ready.set(),
+    )
+    running = asyncio.create_task(worker.async_run())
+    await asyncio.wait_for(ready.wait(), timeout=30)
+    held, free = demo_harness.conversation(), demo_harness.conversation()
+    held.turns = free.turns = 1
+    held_run = await demo_harness.open_run(held, "hello")
+    free_run = await demo_harness.open_run(free, "hello")
+    # What arq's claim leaves behind: the job is in progress on another worker.
+    await demo_harness.redis.set(in_progress_key_prefix + held_run.id, b"1", px=60_000)
+    try:
+        await demo_harness.enqueue(held, held_run.id)
+        await demo_harness.enqueue(free, free_run.id)
+        # Woken for both, in that order: by the end of the second, the first
+        # was looked at.
+        finished = await final_run(demo_harness.history, free.user_id, free_run.id)
+        untouched = await demo_harness.history.get_run(held.user_id, held_run.id)
+    finally:
+        await asyncio.gather(*worker.tasks.values())
+        await worker.close()
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+    assert finished.status == "completed"
+    assert (untouched.status, untouched.worker) == ("queued", None)
+    assert held_run.id not in worker.tasks
 
 
 async def test_offline_demo_model_calls_task_tools_and_labels_its_answers(

@@ -19,6 +19,9 @@ from datetime import UTC, datetime
 
 import httpx
 import structlog
+from arq.constants import job_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 from chatkit.types import (
     Attachment,
     ThreadItem,
@@ -251,22 +254,43 @@ async def _subscribe_and_enqueue(state: State, user: User, job: RunJob) -> Subsc
         raise _queue_unavailable() from None
     queue = state["settings"].queue_name
     try:
-        enqueued = await state["arq"].enqueue_job(
-            RUN_AGENT_JOB,
-            job.model_dump(mode="json"),
-            _job_id=run_id,
-            _queue_name=queue,
-        )
+        enqueued = await _enqueue_and_wake(state, job)
     except (RedisError, OSError) as exc:
         subscription.close()
         await _fail_run(state, user, run_id, exc)
         raise _queue_unavailable() from None
-    if enqueued is None:
-        # arq found a job with this id: history minted a run id twice.
+    if not enqueued:
+        # arq holds a job with this id: history minted a run id twice.
         log.error("run_already_enqueued", queue=queue)
-    await wake_workers(state, run_id)
     log.info("run_enqueued", queue=queue, op=job.op.type)
     return subscription
+
+
+async def _enqueue_and_wake(state: State, job: RunJob) -> bool:
+    """Queue the run's arq job and wake the workers, in one Redis round trip;
+    False if a job with the run's id exists already (it is left as it is).
+
+    arq's ``enqueue_job`` spends three round trips (WATCH, EXISTS, MULTI) on
+    a duplicate check that a fresh run id does not need, and the wake-up a
+    fourth: this writes what it writes (job key, queue entry) with NX instead.
+    """
+    arq = state["arq"]
+    queue = state["settings"].queue_name
+    now_ms = timestamp_ms()
+    data = serialize_job(
+        RUN_AGENT_JOB,
+        (job.model_dump(mode="json"),),
+        {},
+        None,
+        now_ms,
+        serializer=arq.job_serializer,
+    )
+    async with arq.pipeline(transaction=True) as pipe:
+        pipe.set(job_key_prefix + job.run_id, data, px=arq.expires_extra_ms, nx=True)
+        pipe.zadd(queue, {job.run_id: now_ms}, nx=True)
+        pipe.publish(queue_wakeup_channel(queue), job.run_id)
+        stored, _, _ = await pipe.execute()
+    return bool(stored)
 
 
 async def wake_workers(state: State, job_id: str) -> None:

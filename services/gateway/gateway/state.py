@@ -32,9 +32,15 @@ def app_state(request: Request) -> State:
     return cast(State, request.scope["state"])
 
 
-def _history(request: Request) -> HistoryClient:
+# Dependencies are coroutines: FastAPI runs a plain function in its thread pool,
+# a thread hop on every request.
+async def _history(request: Request) -> HistoryClient:
     return app_state(request)["history"]
 
 
+async def _state(request: Request) -> State:
+    return app_state(request)
+
+
 HistoryDep = Annotated[HistoryClient, Depends(_history)]
-StateDep = Annotated[State, Depends(app_state)]
+StateDep = Annotated[State, Depends(_state)]

@@ -33,6 +33,15 @@ async def init_connection(conn: "asyncpg.Connection[asyncpg.Record]") -> None:
     )
 
 
+async def keep_session(conn: "asyncpg.Connection[asyncpg.Record]") -> None:
+    """Pool ``reset``: nothing to undo, so no reset query on every release.
+
+    history sets no session state (no SET, LISTEN, advisory lock or cursor);
+    asyncpg still rolls back a transaction left open before calling this.
+    The default reset costs a round trip to PostgreSQL per request.
+    """
+
+
 async def create_pool(settings: HistorySettings) -> Pool:
     """A pool named for its holder, with a statement timeout and the JSON codec."""
     timeout_ms = int(settings.history_statement_timeout_s * 1000)
@@ -41,6 +50,7 @@ async def create_pool(settings: HistorySettings) -> Pool:
         min_size=settings.history_pool_min,
         max_size=settings.history_pool_max,
         init=init_connection,
+        reset=keep_session,
         server_settings={
             "application_name": APPLICATION_NAME,
             "statement_timeout": str(timeout_ms),

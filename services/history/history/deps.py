@@ -19,12 +19,14 @@ class State(TypedDict):
     settings: HistorySettings
 
 
-def _pool(request: Request) -> Pool:
+# Dependencies are coroutines: FastAPI runs a plain function in its thread pool,
+# a thread hop on every request.
+async def _pool(request: Request) -> Pool:
     pool: Pool = request.state.pool
     return pool
 
 
-def _settings(request: Request) -> HistorySettings:
+async def _settings(request: Request) -> HistorySettings:
     settings: HistorySettings = request.state.settings
     return settings
 

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from chatkit.types import AssistantMessageContent, AssistantMessageItem
 
-from shared.history_api import ErrorBody, RunClaim, RunRecord, RunUpdate
+from shared.history_api import (
+    ErrorBody,
+    FeedbackWrite,
+    RunClaim,
+    RunRecord,
+    RunUpdate,
+    ToolCallRecord,
+)
 from shared.history_client import HistoryClient, HistoryConflict, HistoryNotFound
 from shared.ids import new_id
 
@@ -65,6 +72,34 @@ async def test_claim_answers_the_first_thousand_items_and_a_cursor(
         user_id, queued_run.thread_id, limit=10, after=page.after
     )
     assert [r.content for r in rest.data] == ["answer 999"]
+
+
+async def test_claimed_items_carry_their_tool_calls_seed_columns_and_feedback(
+    client: HistoryClient, user_id: str, queued_run: RunRecord
+) -> None:
+    answer = AssistantMessageItem(
+        id=new_id("msg"),
+        thread_id=queued_run.thread_id,
+        created_at=datetime.now(UTC) + timedelta(seconds=1),
+        content=[AssistantMessageContent(text="it is sunny")],
+    )
+    call = ToolCallRecord(
+        call_id="call_1", name="weather", arguments='{"city":"Oslo"}', output="sun"
+    )
+    await client.add_item(user_id, queued_run.thread_id, answer, [call])
+    await client.save_feedback(
+        user_id,
+        queued_run.thread_id,
+        FeedbackWrite(item_ids=[answer.id], kind="positive"),
+    )
+
+    claimed = await client.claim_run(user_id, queued_run.id, CLAIM)
+
+    stored = await client.list_items(user_id, queued_run.thread_id, limit=10)
+    assert claimed.items == stored
+    last = claimed.items.data[-1]
+    assert (last.item, last.tool_calls, last.feedback) == (answer, [call], "positive")
+    assert (last.role, last.content) == ("assistant", "it is sunny")
 
 
 async def test_second_claim_is_refused_with_the_running_record(

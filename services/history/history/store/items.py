@@ -136,6 +136,20 @@ CURSOR_CLAUSE = """AND (created_at, seq) {op} (
         SELECT created_at, seq FROM messages WHERE id = $4 AND conversation_id = c.id
     )"""
 
+# The thread's first $3 items, oldest first, as one jsonb array of ItemRecord
+# fields: a subquery of a larger statement, correlated on its ``c`` (the thread).
+FIRST_PAGE_JSON = """(
+    SELECT COALESCE(jsonb_agg(jsonb_build_object(
+        'item', m.item, 'tool_calls', m.tool_calls, 'role', m.role,
+        'content', m.content, 'feedback', f.kind
+    ) ORDER BY m.created_at, m.seq), '[]'::jsonb)
+    FROM (
+        SELECT id, item, tool_calls, role, content, created_at, seq FROM messages
+        WHERE conversation_id = c.id ORDER BY created_at, seq LIMIT $3
+    ) m
+    LEFT JOIN feedback f ON f.user_id = c.user_id AND f.item_id = m.id
+)"""
+
 # Built once: the direction comes from these literals only.
 PAGE_QUERIES = {
     (order, with_cursor): PAGE.format(
@@ -231,6 +245,16 @@ def _record(row: Record) -> ItemRecord:
             "content": row["content"],
             "feedback": row["feedback"],
         }
+    )
+
+
+def first_page(records: list[dict[str, Any]], limit: int) -> ItemPage:
+    """The page of ``FIRST_PAGE_JSON`` fetched with ``limit + 1`` rows."""
+    page = [ItemRecord.model_validate(record) for record in records[: limit + 1]]
+    has_more = len(page) > limit
+    page = page[:limit]
+    return ItemPage(
+        data=page, has_more=has_more, after=page[-1].item.id if has_more else None
     )
 
 

@@ -13,6 +13,7 @@ it does not match, the run ended, or its lease ran out.
 
 import asyncpg
 from asyncpg import Record
+from chatkit.types import ThreadMetadata
 
 from history.db import Connection, Executor, Pool
 from history.store import items, threads
@@ -26,6 +27,7 @@ from shared.history_api import (
     RunOpen,
     RunRecord,
     RunUpdate,
+    ThreadRecord,
 )
 from shared.ids import new_id
 
@@ -99,16 +101,33 @@ RETURNING {COLUMNS}
 """
 
 # A claim is the pickup: only a queued run whose lease (its queue time) is
-# still live moves to running, with the lease the worker asks for ($4).
+# still live moves to running, with the lease the worker asks for ($5). One
+# statement (one round trip, atomic by itself) answers the run with its thread
+# and the thread's first $3 items; no row: refused. The claimed run is the
+# thread's active run by definition (the rest of the statement sees the row
+# as it was: queued, also active).
+#
+# Its commit does not wait for the WAL flush (synchronous_commit off for this
+# transaction only), which is most of a claim's time. Nothing can depend on
+# a claim that is lost: the WAL is flushed in order, so the worker's first
+# durable write (an item, a heartbeat, the run's end) makes the claim durable
+# first; a database crash before that returns the run to queued, where its
+# queue lease runs out and the reaper ends it.
 CLAIM = f"""
-UPDATE runs SET
-    status = 'running',
-    worker = $3,
-    started_at = now(),
-    finished_at = NULL,
-    lease_expires_at = now() + make_interval(secs => $4)
-WHERE id = $1 AND user_id = $2 AND status = 'queued' AND lease_expires_at > now()
-RETURNING {COLUMNS}
+WITH claimed AS (
+    UPDATE runs SET
+        status = 'running',
+        worker = $4,
+        started_at = now(),
+        finished_at = NULL,
+        lease_expires_at = now() + make_interval(secs => $5)
+    WHERE id = $1 AND user_id = $2 AND status = 'queued' AND lease_expires_at > now()
+    RETURNING {COLUMNS}
+)
+SELECT claimed.*, c.thread AS thread, c.updated_at AS thread_updated_at,
+    {items.FIRST_PAGE_JSON} AS items,
+    set_config('synchronous_commit', 'off', true) AS commit_without_flush
+FROM claimed JOIN conversations c ON c.id = claimed.thread_id AND c.user_id = $2
 """
 CLAIM_ITEMS = 1000
 """Items a claim answers with; the worker pages on for longer threads."""
@@ -191,8 +210,10 @@ async def _insert_run(conn: Connection, user_id: str, run: RunOpen) -> Record | 
 async def _open_new(conn: Connection, user_id: str, run: RunOpen) -> RunRecord:
     async with conn.transaction():
         if run.new_thread is not None:
+            # Just inserted, uncommitted: no other run can hold it.
             await threads.insert_thread(conn, user_id, run.new_thread)
-        await _claim_thread(conn, user_id, run.thread_id)
+        else:
+            await _claim_thread(conn, user_id, run.thread_id)
         await _edit_items(conn, user_id, run)
         row = await _insert_run(conn, user_id, run)
     if row is None:
@@ -307,20 +328,21 @@ async def claim_run(
     pool: Pool, user_id: str, run_id: str, claim: RunClaim
 ) -> RunClaimed:
     """Move a queued run to running and read its thread and first items, in
-    one transaction; ``Conflict`` (``run_state``, the current record as its
+    one statement; ``Conflict`` (``run_state``, the current record as its
     detail) unless the run is queued with a live lease."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            CLAIM, run_id, user_id, claim.worker, float(claim.lease_s)
-        )
-        if row is None:
-            current = await get_run(conn, user_id, run_id)
-            raise Conflict("run_state", current.model_dump_json())
-        run = record(row)
-        thread = await threads.get_thread(conn, user_id, run.thread_id)
-        page = await items.list_items(
-            conn, user_id, run.thread_id, limit=CLAIM_ITEMS, after=None, order="asc"
-        )
+    row = await pool.fetchrow(
+        CLAIM, run_id, user_id, CLAIM_ITEMS + 1, claim.worker, float(claim.lease_s)
+    )
+    if row is None:
+        current = await get_run(pool, user_id, run_id)
+        raise Conflict("run_state", current.model_dump_json())
+    run = record(row)
+    thread = ThreadRecord(
+        thread=ThreadMetadata.model_validate(row["thread"]),
+        updated_at=row["thread_updated_at"],
+        active_run_id=run.id,
+    )
+    page = items.first_page(row["items"], CLAIM_ITEMS)
     return RunClaimed(run=run, thread=thread, items=page)
 
 
