@@ -8,8 +8,6 @@ checked (``run_watch``). A client that goes away only unsubscribes: the worker
 owns the run and stores the answer.
 """
 
-import asyncio
-from collections import deque
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -29,6 +27,7 @@ from chatkit.types import (
     ThreadUpdatedEvent,
 )
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from gateway.errors import dropped_event, run_failed_event
 from gateway.live_event import LiveEvent
@@ -114,15 +113,63 @@ def event_type(message: RunEvent | LiveEvent) -> str:
     return message.type if isinstance(message, LiveEvent) else message.event.type
 
 
-async def _next(subscription: Subscription, keepalive_s: float) -> RelayItem | None:
+RunItems = list[RelayItem]
+
+
+def _fresh(items: Iterable[RelayItem], sent: int) -> tuple[RunItems, int, bool]:
+    """What to send of ``items``: not sent before, up to the run's end or a drop.
+
+    Answers the items, the last sequence number sent, and whether the stream ends.
+    """
+    fresh: RunItems = []
+    for item in items:
+        if isinstance(item, RelayDropped):
+            fresh.append(item)
+            return fresh, sent, True
+        if item.seq <= sent:
+            continue
+        sent = item.seq
+        fresh.append(item)
+        if isinstance(item, RunEnded):
+            return fresh, sent, True
+    return fresh, sent, False
+
+
+async def follow_batches(
+    subscription: Subscription,
+    keepalive_s: float,
+    *,
+    resume: Resume = START,
+    on_quiet: QuietCheck | None = None,
+) -> AsyncIterator[RunItems | Keepalive]:
+    """The run's items up to its end (or a drop) in batches, a Keepalive when quiet.
+
+    ``resume.replay`` comes first; after it, a message whose sequence number
+    was already sent is skipped (the live queue overlaps the log). Everything
+    queued when the stream wakes comes as one batch, so a client that fell
+    behind catches up in one write. The subscription is closed when the
+    iteration ends for any reason, including the client going away (the
+    generator is then cancelled).
+    """
+    sent = resume.after
+    pending: Sequence[RelayItem] = resume.replay
     try:
-        return subscription.get_nowait()
-    except asyncio.QueueEmpty:
-        try:
-            async with asyncio.timeout(keepalive_s):
-                return await subscription.get()
-        except TimeoutError:
-            return None
+        while True:
+            if not pending:
+                if not await subscription.wait(keepalive_s):
+                    yield KEEPALIVE
+                    if on_quiet is not None:
+                        pending = await on_quiet(sent)
+                    continue
+                pending = subscription.drain()
+            batch, sent, ended = _fresh(pending, sent)
+            pending = ()
+            if batch:
+                yield batch
+            if ended:
+                return
+    finally:
+        subscription.close()
 
 
 async def follow(
@@ -132,32 +179,17 @@ async def follow(
     resume: Resume = START,
     on_quiet: QuietCheck | None = None,
 ) -> AsyncIterator[RelayItem | Keepalive]:
-    """The run's items up to its end (or a drop), with a Keepalive per quiet interval.
-
-    ``resume.replay`` comes first; after it, a message whose sequence number
-    was already sent is skipped (the live queue overlaps the log). The
-    subscription is closed when the iteration ends for any reason, including
-    the client going away (the generator is then cancelled).
-    """
-    sent = resume.after
-    pending: deque[RelayItem] = deque(resume.replay)
+    """``follow_batches``, one item at a time."""
+    batches = follow_batches(
+        subscription, keepalive_s, resume=resume, on_quiet=on_quiet
+    )
     try:
-        while True:
-            item = (
-                pending.popleft() if pending else await _next(subscription, keepalive_s)
-            )
-            if item is None:
-                yield KEEPALIVE
-                if on_quiet is not None:
-                    pending.extend(await on_quiet(sent))
+        async for batch in batches:
+            if isinstance(batch, Keepalive):
+                yield batch
                 continue
-            if isinstance(item, RunEvent | LiveEvent | RunEnded):
-                if item.seq <= sent:
-                    continue
-                sent = item.seq
-            yield item
-            if isinstance(item, RunEnded | RelayDropped):
-                return
+            for item in batch:
+                yield item
     finally:
         subscription.close()
 
@@ -180,30 +212,55 @@ async def chatkit_frames(
 
     ``ids`` adds ``id:`` lines (the resume endpoint; never on ``POST /chatkit``,
     whose frames stay the SDK's bytes) and a last data-less ``id:`` frame at
-    the end, so an EventSource that reconnects asks for nothing more.
+    the end, so an EventSource that reconnects asks for nothing more. The
+    frames of events queued together are yielded as one chunk (one write).
     """
-    for event in opening:
-        yield event_frame(event)
-    error_sent = False
-    items = follow(subscription, keepalive_s, resume=resume, on_quiet=on_quiet)
-    async for item in items:
-        match item:
-            case Keepalive():
-                yield KEEPALIVE_FRAME
-            case LiveEvent() | RunEvent():
-                frame = relayed_frame(item)
-                if frame is None:
-                    continue
-                EVENTS_RELAYED.inc()
-                error_sent = error_sent or event_type(item) == "error"
-                yield with_id(item.seq, frame) if ids else frame
-            case RunEnded():
-                if item.status == "failed" and not error_sent:
-                    yield event_frame(run_failed_event())
-                if ids:
-                    yield with_id(item.seq, b"\n")
-            case RelayDropped():
-                yield event_frame(dropped_event(item.reason))
+    first = b"".join(event_frame(event) for event in opening)
+    if first:
+        yield first
+    frames = _ChatKitFrames(ids)
+    batches = follow_batches(
+        subscription, keepalive_s, resume=resume, on_quiet=on_quiet
+    )
+    async for batch in batches:
+        if isinstance(batch, Keepalive):
+            yield KEEPALIVE_FRAME
+            continue
+        chunk = frames.of(batch)
+        if chunk:
+            yield chunk
+
+
+class _ChatKitFrames:
+    """The ChatKit frames of a stream's batches; remembers if an error was sent."""
+
+    def __init__(self, ids: bool) -> None:
+        self.ids = ids
+        self.error_sent = False
+
+    def of(self, batch: RunItems) -> bytes:
+        """The frames of one batch, joined."""
+        out: list[bytes] = []
+        relayed = 0
+        for item in batch:
+            match item:
+                case LiveEvent() | RunEvent():
+                    frame = relayed_frame(item)
+                    if frame is None:
+                        continue
+                    relayed += 1
+                    self.error_sent = self.error_sent or event_type(item) == "error"
+                    out.append(with_id(item.seq, frame) if self.ids else frame)
+                case RunEnded():
+                    if item.status == "failed" and not self.error_sent:
+                        out.append(event_frame(run_failed_event()))
+                    if self.ids:
+                        out.append(with_id(item.seq, b"\n"))
+                case RelayDropped():
+                    out.append(event_frame(dropped_event(item.reason)))
+        if relayed:
+            EVENTS_RELAYED.inc(relayed)
+        return b"".join(out)
 
 
 async def fixed_frames(frames: Iterable[bytes]) -> AsyncIterator[bytes]:
@@ -212,21 +269,24 @@ async def fixed_frames(frames: Iterable[bytes]) -> AsyncIterator[bytes]:
         yield frame
 
 
-async def _counted(frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    ACTIVE_STREAMS.inc()
-    try:
-        async for frame in frames:
-            yield frame
-    finally:
-        ACTIVE_STREAMS.dec()
+class SseResponse(StreamingResponse):
+    """A streamed ``text/event-stream`` response, counted in ``ACTIVE_STREAMS``."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Stream the frames; Starlette's response also watches for a disconnect."""
+        ACTIVE_STREAMS.inc()
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            ACTIVE_STREAMS.dec()
 
 
 def sse_response(
     frames: AsyncIterator[bytes], headers: Mapping[str, str] | None = None
-) -> StreamingResponse:
+) -> SseResponse:
     """A ``text/event-stream`` response with our SSE headers."""
-    return StreamingResponse(
-        _counted(frames),
+    return SseResponse(
+        frames,
         media_type="text/event-stream",
         headers={**SSE_HEADERS, **(headers or {})},
     )

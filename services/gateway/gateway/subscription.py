@@ -1,11 +1,19 @@
 """Subscription: one client's bounded queue of one run's messages.
 
 The relay's reader fills it without ever waiting (``offer``); the client's
-stream drains it (``get``). Closing is synchronous, so it is safe in a
-generator that is being cancelled because its client went away.
+stream takes everything queued at once (``drain``) and, when nothing is,
+waits (``wait``). Closing is synchronous, so it is safe in a generator that is
+being cancelled because its client went away.
+
+This is the relay's hot path (one offer and one wake-up per event and client),
+so it is a deque and one future rather than an ``asyncio.Queue`` under an
+``asyncio.timeout``: no timer is created or cancelled per event. The quiet
+interval is watched by one timer per subscription, re-armed only when it fires
+early.
 """
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -43,7 +51,12 @@ class Subscription:
         self._limit = limit
         # Unbounded underneath: the limit is checked by offer(), so that the
         # drop marker always fits behind the events already queued.
-        self._queue: asyncio.Queue[RelayItem] = asyncio.Queue()
+        self._items: deque[RelayItem] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiter: asyncio.Future[bool] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._quiet_since: float | None = None
+        self._quiet_s = 0.0
         self._last_seq = 0
         self.closed = False
 
@@ -58,11 +71,74 @@ class Subscription:
 
     def get_nowait(self) -> RelayItem:
         """The next item if one is queued (``asyncio.QueueEmpty`` otherwise)."""
-        return self._queue.get_nowait()
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
 
     async def get(self) -> RelayItem:
-        """Wait for the next item."""
-        return await self._queue.get()
+        """Wait for the next item (however long the run stays quiet)."""
+        while not self._items:
+            await self._wait_for_item()
+        return self._items.popleft()
+
+    def drain(self) -> list[RelayItem]:
+        """Every queued item, oldest first; the queue is then empty."""
+        items = list(self._items)
+        self._items.clear()
+        return items
+
+    async def wait(self, quiet_s: float) -> bool:
+        """Wait for an item (True) or for ``quiet_s`` without one (False).
+
+        The quiet interval counts from the previous ``wait``'s return: the time
+        the stream spent sending what it drained is part of it.
+        """
+        loop = self._running_loop()
+        if self._items:
+            self._quiet_since = loop.time()
+            return True
+        if self._quiet_since is None:
+            self._quiet_since = loop.time()
+        self._quiet_s = quiet_s
+        if self._timer is None:
+            self._timer = loop.call_at(self._quiet_since + quiet_s, self._on_timer)
+        try:
+            ready = await self._wait_for_item()
+        finally:
+            self._quiet_since = loop.time()
+        return ready
+
+    async def _wait_for_item(self) -> bool:
+        waiter: asyncio.Future[bool] = self._running_loop().create_future()
+        self._waiter = waiter
+        try:
+            return await waiter
+        finally:
+            self._waiter = None
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        # Looked up once: on Python 3.11 each asyncio.get_running_loop() is
+        # a getpid() system call, and wait() runs once per event.
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # the stream is busy sending: its next wait() re-arms
+        loop = self._running_loop()
+        due = (self._quiet_since or 0.0) + self._quiet_s
+        if loop.time() >= due:
+            waiter.set_result(False)
+        else:
+            self._timer = loop.call_at(due, self._on_timer)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
 
     def close(self) -> None:
         """Stop receiving; synchronous so it is safe in a cancelled generator."""
@@ -70,15 +146,19 @@ class Subscription:
             self.closed = True
             if self._on_close is not None:
                 self._on_close(self)
+        if self._timer is not None and self._waiter is None:
+            self._timer.cancel()
+            self._timer = None
 
     def offer(self, message: RelayMessage) -> bool:
         """Queue a message; False if the queue is full (the caller drops us)."""
         if message.seq <= self._last_seq:
             return True  # a duplicate after a resubscribe: already queued
-        if self._queue.qsize() >= self._limit:
+        if len(self._items) >= self._limit:
             return False
         self._last_seq = message.seq
-        self._queue.put_nowait(message)
+        self._items.append(message)
+        self._wake()
         if isinstance(message, RunEnded):
             # Nothing follows the end: leave the channel even if no one reads on.
             self.close()
@@ -86,5 +166,6 @@ class Subscription:
 
     def drop(self, reason: DropReason) -> None:
         """End this subscription with a marker the stream turns into an error."""
-        self._queue.put_nowait(RelayDropped(reason))
+        self._items.append(RelayDropped(reason))
+        self._wake()
         self.close()

@@ -31,7 +31,7 @@ from gateway.sse import (
     event_frame,
     sse_response,
 )
-from gateway.subscription import Subscription
+from gateway.subscription import RelayDropped, Subscription
 from shared.events import RunEnded, RunEvent, RunStatus
 from testkit.chatkit_sse import parse_sse, validate_chatkit_frames
 
@@ -290,3 +290,51 @@ async def test_a_quiet_check_can_end_the_stream_with_what_it_found() -> None:
     events = validate_chatkit_frames(parse_sse(body.decode()))
     assert [e.type for e in events] == ["thread.item.updated"] * 2 + ["error"]
     assert sub.closed
+
+
+async def test_events_queued_together_reach_the_client_in_one_write() -> None:
+    sub = Subscription("run_1", limit=10)
+    stream = chatkit_frames([], sub, keepalive_s=5)
+    sub.offer(_delta(1, "a"))
+    first = await anext(stream)
+    for seq, text in ((2, "b"), (3, "c"), (4, "d")):
+        sub.offer(_delta(seq, text))
+    second = await anext(stream)
+    sub.offer(_ended(5))
+    assert [chunk async for chunk in stream] == []
+    assert first == event_frame(_delta(1, "a").event)
+    assert second == b"".join(
+        event_frame(_delta(seq, text).event)
+        for seq, text in ((2, "b"), (3, "c"), (4, "d"))
+    )
+    assert sub.closed
+
+
+async def test_a_keepalive_follows_each_quiet_interval_after_the_last_event() -> None:
+    sub = Subscription("run_1", limit=10)
+    frames: list[bytes] = []
+    async for frame in chatkit_frames([], sub, keepalive_s=0.05):
+        frames.append(frame)
+        if len(frames) == 1:
+            sub.offer(_delta(1))
+        elif frames[-1] == KEEPALIVE_FRAME and frames.count(KEEPALIVE_FRAME) == 3:
+            sub.offer(_ended(2))
+    assert frames[0] == KEEPALIVE_FRAME
+    assert frames[1] == event_frame(_delta(1).event)
+    assert frames[2:] == [KEEPALIVE_FRAME, KEEPALIVE_FRAME]
+
+
+async def test_waiting_subscription_wakes_on_an_offer_and_on_a_drop() -> None:
+    sub = Subscription("run_1", limit=10)
+    waiting = asyncio.create_task(sub.wait(5))
+    await asyncio.sleep(0)
+    sub.offer(_delta(1))
+    assert await waiting
+    assert sub.drain() == [_delta(1)]
+    waiting = asyncio.create_task(sub.wait(5))
+    await asyncio.sleep(0)
+    sub.drop("shutdown")
+    assert await waiting
+    assert sub.closed
+    assert sub.drain() == [RelayDropped("shutdown")]
+    assert not await sub.wait(0.01)  # nothing more: only the quiet interval ends it
