@@ -191,6 +191,43 @@ class RunHeartbeat(BaseModel):
     lease_s: int = Field(default=30, ge=1, le=3600)
 
 
+MAX_BEATS = 1000
+"""Runs one ``POST /v1/runs/heartbeats`` may renew; a worker sends more in parts."""
+
+
+class RunBeat(BaseModel):
+    """One run in a worker's batch of heartbeats: whose it is and its fence."""
+
+    run_id: str
+    user_id: str
+    fencing_token: int
+
+
+class RunHeartbeats(BaseModel):
+    """A worker's heartbeat for every run it holds, in one request."""
+
+    lease_s: int = Field(default=30, ge=1, le=3600)
+    runs: list[RunBeat] = Field(max_length=MAX_BEATS)
+
+
+class RunBeaten(BaseModel):
+    """One run's answer to a batch heartbeat, as ``RunHeartbeat`` would have it."""
+
+    run_id: str
+    lost: bool
+    """The token no longer holds the thread (stale, run over, expired, or not
+    the user's run): the 409/404 of a single heartbeat."""
+    lease_expires_at: datetime | None = None
+    """The renewed lease; None when lost."""
+    cancel_requested: bool = False
+
+
+class RunHeartbeatsAnswer(BaseModel):
+    """Every run of a ``RunHeartbeats``, in its order."""
+
+    data: list[RunBeaten]
+
+
 class ExpiredRuns(BaseModel):
     """Runs whose lease ran out, just marked failed by ``POST /v1/runs/reap``."""
 

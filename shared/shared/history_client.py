@@ -24,6 +24,7 @@ GET      /runs/{run_id}                        -                RunRecord / 404
 PATCH    /runs/{run_id}                        RunUpdate        RunRecord/404/409
 POST     /runs/{run_id}/claim                  RunClaim         RunClaimed/404/409
 POST     /runs/{run_id}/heartbeat              RunHeartbeat     RunRecord/404/409
+POST     /runs/heartbeats (users in the body)  RunHeartbeats    RunHeartbeatsAnswer
 POST     /runs/{run_id}/cancel                 -                RunRecord / 404
 GET      /threads/{thread_id}/runs/latest      -                RunRecord / 404
 POST     /runs/reap  (no user: internal sweep) -                ExpiredRuns
@@ -56,6 +57,8 @@ from shared.history_api import (
     RunClaimed,
     RunFence,
     RunHeartbeat,
+    RunHeartbeats,
+    RunHeartbeatsAnswer,
     RunOpen,
     RunRecord,
     RunUpdate,
@@ -305,6 +308,12 @@ class HistoryClient:
             "POST", f"/runs/{run_id}/heartbeat", user_id, body=beat
         )
         return self._parse(response, RunRecord)
+
+    async def heartbeats(self, batch: RunHeartbeats) -> RunHeartbeatsAnswer:
+        """Extend the leases of many runs (of any users) in one request; each
+        run is answered with its new lease, or ``lost`` once stale or over."""
+        response = await self._call("POST", "/runs/heartbeats", None, body=batch)
+        return self._parse(response, RunHeartbeatsAnswer)
 
     async def request_cancel(self, user_id: str, run_id: str) -> RunRecord:
         """Persist a stop request for an active run; a finished run is unchanged."""

@@ -10,6 +10,7 @@ from shared.history_client import HistoryClient
 from .agent import build_app
 from .agent_app import AgentApp
 from .control import ControlChannel
+from .heartbeats import HeartbeatBatcher
 from .providers import ModelChoice, choose_model
 from .reaper import Reaper
 from .settings import AgentWorkerSettings
@@ -35,6 +36,8 @@ class WorkerResources:
     control: ControlChannel
     """Cancel signals of the runs this process serves."""
     reaper: Reaper
+    heartbeats: HeartbeatBatcher
+    """Renews the leases of all the process's runs in one request."""
 
     async def start(self) -> None:
         """Connect the control channel and start the reaper loop."""
@@ -45,6 +48,7 @@ class WorkerResources:
         """Stop the loops, close every client."""
         await self.reaper.stop()
         await self.control.stop()
+        await self.heartbeats.aclose()
         await self.history.aclose()
         await self.redis.aclose()
         await self.model.aclose()
@@ -71,4 +75,9 @@ def open_resources(settings: AgentWorkerSettings) -> WorkerResources:
         blobs=open_blobs(settings),
         control=ControlChannel(settings.redis_url),
         reaper=Reaper(history, redis, settings),
+        heartbeats=HeartbeatBatcher(
+            history,
+            lease_s=settings.worker_lease_s,
+            interval_s=settings.worker_heartbeat_s,
+        ),
     )

@@ -128,11 +128,9 @@ class Turn:
             lease=self._lease,
         )
         self._guard = RunGuard(
-            resources.history,
+            resources.heartbeats,
             user_id=job.user_id,
             lease=self._lease,
-            lease_s=settings.worker_lease_s,
-            interval_s=settings.worker_heartbeat_s,
             cancel=loaded.cancel,
             on_stop=self._stop,
         )

@@ -1,6 +1,7 @@
 """``/v1/runs``: open a run durable-first, read it (by id or idempotency key),
-claim it, move it along, keep it alive, flag it to stop; the thread's latest
-run; the internal reap sweep."""
+claim it, move it along, keep it alive (one, or a worker's batch of every
+user's runs), flag it to stop; the thread's latest run; the internal reap
+sweep."""
 
 from typing import Annotated
 
@@ -21,6 +22,8 @@ from shared.history_api import (
     RunClaim,
     RunClaimed,
     RunHeartbeat,
+    RunHeartbeats,
+    RunHeartbeatsAnswer,
     RunOpen,
     RunRecord,
     RunUpdate,
@@ -79,6 +82,21 @@ async def reap_expired_runs(pool: PoolDep) -> ExpiredRuns:
     Internal (no user): each expired run is in exactly one sweep's answer.
     """
     return ExpiredRuns(data=await reaper.reap_expired_runs(pool))
+
+
+@router.post("/runs/heartbeats")
+async def heartbeats(body: RunHeartbeats, pool: PoolDep) -> RunHeartbeatsAnswer:
+    """A worker's heartbeat for all its runs: each run's lease extended to at
+    least now + ``lease_s`` as by ``/runs/{run_id}/heartbeat``.
+
+    Each entry names its user (a worker holds many users' runs) and is
+    answered in order: its new lease and ``cancel_requested``, or ``lost``
+    where the single heartbeat would answer 409 or 404.
+    """
+    for n, beat in enumerate(body.runs):
+        check_id(beat.run_id, f"runs.{n}.run_id")
+        check_id(beat.user_id, f"runs.{n}.user_id")
+    return await runs.heartbeats(pool, body)
 
 
 @router.get("/runs/by-key/{idempotency_key:path}")

@@ -24,6 +24,8 @@ from shared.history_api import (
     RunClaim,
     RunClaimed,
     RunHeartbeat,
+    RunHeartbeats,
+    RunHeartbeatsAnswer,
     RunOpen,
     RunRecord,
     RunUpdate,
@@ -139,6 +141,28 @@ UPDATE runs SET
 WHERE id = $1 AND user_id = $2 AND fencing_token = $3
   AND status IN ('queued', 'running') AND lease_expires_at > now()
 RETURNING {COLUMNS}
+"""
+
+# HEARTBEAT for many runs (of any users) at once, each answered in order;
+# one the update skipped is lost (stale, over, expired, or not the user's).
+HEARTBEATS = """
+WITH beats AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+    WITH ORDINALITY AS b(run_id, user_id, fencing_token, n)
+), renewed AS (
+    UPDATE runs SET lease_expires_at = GREATEST(
+        runs.lease_expires_at, now() + make_interval(secs => $4))
+    FROM beats
+    WHERE (runs.id, runs.user_id, runs.fencing_token)
+        = (beats.run_id, beats.user_id, beats.fencing_token)
+      AND runs.status IN ('queued', 'running') AND runs.lease_expires_at > now()
+    RETURNING runs.id, runs.user_id, runs.fencing_token, runs.lease_expires_at,
+        runs.cancel_requested_at IS NOT NULL AS cancel_requested
+)
+SELECT beats.run_id, renewed.id IS NULL AS lost, renewed.lease_expires_at,
+    COALESCE(renewed.cancel_requested, false) AS cancel_requested
+FROM beats LEFT JOIN renewed ON (renewed.id, renewed.user_id, renewed.fencing_token)
+    = (beats.run_id, beats.user_id, beats.fencing_token)
+ORDER BY beats.n
 """
 
 # The first request's time stays; a finished run is left as it is.
@@ -357,6 +381,15 @@ async def heartbeat(
         return record(row)
     await get_run(db, user_id, run_id)
     raise StaleRun()
+
+
+async def heartbeats(db: Executor, batch: RunHeartbeats) -> RunHeartbeatsAnswer:
+    """``heartbeat`` for each run (its own user's) at once; refused: ``lost``."""
+    beats, lease_s = batch.runs, float(batch.lease_s)
+    run_ids, tokens = [b.run_id for b in beats], [b.fencing_token for b in beats]
+    user_ids = [b.user_id for b in beats]
+    rows = await db.fetch(HEARTBEATS, run_ids, user_ids, tokens, lease_s)
+    return RunHeartbeatsAnswer.model_validate({"data": [dict(r) for r in rows]})
 
 
 async def request_cancel(db: Executor, user_id: str, run_id: str) -> RunRecord:
