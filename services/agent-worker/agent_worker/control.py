@@ -4,12 +4,14 @@ A single pub/sub connection per worker process holds one pattern subscription
 to every run's `run_control_channel` for the life of the process, so serving a
 run costs no SUBSCRIBE or UNSUBSCRIBE: `watch` only registers the run's asyncio
 event, which any message on that run's channel sets (messages of runs served
-elsewhere are ignored; cancels are rare). The cancel key `run_cancel(run_id)`
-covers a cancel sent before the run was registered: `watch` reads it once the
-run is registered, and every watched run's key is read again once a reconnect's
-subscription is confirmed (a message published while the connection was down
-is lost). The persisted cancel flag in history, read by the run's heartbeat,
-is the last resort when Redis drops both.
+elsewhere are ignored; cancels are rare). A cancel signalled before the run was
+registered costs no Redis read either: the gateway persists a cancel in history
+before it signals, and the worker registers a run before it claims it, so such
+a cancel is in the claim's answer (the run's `cancel_requested`). The cancel
+key `run_cancel(run_id)` of every watched run is read once a reconnect's
+subscription is confirmed (a message published while the connection was down is
+lost). The persisted cancel flag, read by the run's heartbeat, is the last
+resort when Redis drops both.
 """
 
 import asyncio
@@ -67,14 +69,14 @@ class ControlChannel:
                 await self._reader
         await self._redis.aclose(close_connection_pool=True)
 
-    async def watch(self, run_id: str) -> asyncio.Event:
-        """The run's cancel event; already set if a cancel came before."""
+    def watch(self, run_id: str) -> asyncio.Event:
+        """The run's cancel event, set by a cancel signalled from now on.
+
+        Register the run before claiming it: a cancel signalled earlier was
+        persisted earlier, so the claim's answer carries it.
+        """
         event = asyncio.Event()
         self._watched[run_control_channel(run_id).encode()] = (run_id, event)
-        # Read after registering: a cancel that sets the key later also
-        # publishes after it, and that message finds the run registered.
-        if await self._cancel_key_set([run_id]):
-            event.set()
         return event
 
     async def unwatch(self, run_id: str) -> None:

@@ -1,10 +1,10 @@
 """What a turn reads before it starts, and where its events come from.
 
-`load` claims the run in one history call (it becomes running; its thread and
-first items come with it) while the control channel subscribes to the run's
-cancel signal, then pages through the rest of a long thread. `TurnSource`
-yields the op's chatkit events: the agent's answer to the stored thread
-(`RespondOp`), or the app's action handler's (`CustomActionOp`).
+`load` registers the run's cancel signal with the control channel, claims the
+run in one history call (it becomes running; its thread and first items and its
+cancel flag come with it), then pages through the rest of a long thread.
+`TurnSource` yields the op's chatkit events: the agent's answer to the stored
+thread (`RespondOp`), or the app's action handler's (`CustomActionOp`).
 """
 
 import asyncio
@@ -65,16 +65,16 @@ class Loaded:
 
 
 async def load(resources: WorkerResources, job: RunJob) -> Loaded:
-    """Claim the run (thread and first items included) and watch for its cancel,
-    concurrently; ``NotClaimedError`` if history refuses the claim."""
+    """Watch for the run's cancel, then claim the run (thread and first items
+    included); ``NotClaimedError`` if history refuses the claim."""
     settings = resources.settings
     claim = RunClaim(worker=settings.worker_name, lease_s=settings.worker_lease_s)
+    # Watched first: a cancel signalled after the claim's answer reaches the
+    # run; one signalled before it is in the answer (`ControlChannel.watch`).
+    cancel = resources.control.watch(job.run_id)
     claimed_at = time.monotonic()
     try:
-        claimed, cancel = await asyncio.gather(
-            resources.history.claim_run(job.user_id, job.run_id, claim),
-            resources.control.watch(job.run_id),
-        )
+        claimed = await resources.history.claim_run(job.user_id, job.run_id, claim)
     except HistoryConflict as refusal:
         raise NotClaimedError(_refused_status(refusal)) from refusal
     records: list[ItemRecord] = []

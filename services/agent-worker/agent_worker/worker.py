@@ -25,10 +25,15 @@ key goes, after the job timeout, or when it is re-queued, which its own worker
 sees at once). The read is not cut to the free slots: running jobs sort first in
 the queue and would hide the waiting ones.
 
-A wake-up names its job (the gateway publishes the run id): that job is
-started before the poll's read, and a job is claimed in one round trip (a Lua
-script doing arq's check: not in progress, queued and due; then its in-progress
-key) instead of arq's four (WATCH, EXISTS, ZSCORE, MULTI).
+A wake-up names its job (the gateway publishes the run id): that job is started
+without reading the queue, which is read on a wake-up naming no job (a new
+subscription), when a full worker frees a slot (a job is only left waiting
+while every slot is taken) and at least every `poll_delay` (a job whose wake-up
+was lost). A job is claimed in one round trip (a Lua script doing arq's check:
+queued and due, then its in-progress key set unless it exists, as SET NX)
+instead of arq's four (WATCH, EXISTS, ZSCORE, MULTI). A claimed job runs
+through `one_try.run_once` (arq's `run_job` minus the retry counter and the
+abort set: see there).
 """
 
 import asyncio
@@ -51,6 +56,7 @@ from redis.exceptions import RedisError
 from shared.jobs import RUN_AGENT_JOB, SYNC_ACTION_JOB, TRANSCRIBE_JOB
 from shared.redis_keys import queue_wakeup_channel
 
+from .one_try import check_supported, run_once
 from .resources import RESOURCES_KEY, WorkerResources, open_resources
 from .run_agent import run_agent
 from .settings import AgentWorkerSettings
@@ -70,10 +76,9 @@ SYNC_ACTION_TIMEOUT_S = 60
 # The job's score if it was claimed, nil if it runs elsewhere, left the queue
 # or is deferred (as arq's start_jobs decides).
 CLAIM_JOB = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
-redis.call('PSETEX', KEYS[1], ARGV[3], '1')
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[3]) then return false end
 return score
 """
 
@@ -109,6 +114,7 @@ class WakeableWorker(Worker):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        check_supported(self)
         self._wakeup_redis_url = wakeup_redis_url
         self._on_ready = on_ready
         self._wake = asyncio.Event()
@@ -117,6 +123,9 @@ class WakeableWorker(Worker):  # type: ignore[misc]
         self._named: list[bytes] = []
         """Job ids named by wake-ups since the last poll."""
         self._claim_job: AsyncScript | None = None
+        self._next_read = 0.0
+        """When a wake-up naming its job is followed by a read of the queue
+        anyway (monotonic clock)."""
 
     async def main(self) -> None:
         """arq 0.28's `Worker.main`, waiting on wake-ups instead of sleeping."""
@@ -151,7 +160,9 @@ class WakeableWorker(Worker):  # type: ignore[misc]
             try:
                 if named:
                     await self.start_jobs(named)
-                await self._poll_iteration()
+                if not named or time.monotonic() >= self._next_read:
+                    self._next_read = time.monotonic() + self.poll_delay_s
+                    await self._poll_iteration()
                 if self.burst and await self._burst_finished():
                     return
             except (RedisError, OSError) as error:
@@ -201,6 +212,10 @@ class WakeableWorker(Worker):  # type: ignore[misc]
         self.tasks[job_id.decode()] = task
         return True
 
+    async def run_job(self, job_id: str, score: int) -> None:
+        """Run a claimed job: one try, no retry counter (`one_try`)."""
+        await run_once(self, job_id, score)
+
     def _runs_here(self, job_id: bytes) -> bool:
         task = self.tasks.get(job_id.decode())
         return task is not None and not task.done()
@@ -220,9 +235,12 @@ class WakeableWorker(Worker):  # type: ignore[misc]
         return False
 
     def _release_sem_dec_counter_on_complete(self) -> None:
+        was_full = self.job_counter >= self.max_jobs
         super()._release_sem_dec_counter_on_complete()
-        # A slot is free: queued jobs need not wait for the next poll.
-        self._wake.set()
+        # Jobs are only left queued while every slot is taken: now that one
+        # is free, they need not wait for the next poll.
+        if was_full:
+            self._wake.set()
 
     async def _listen_for_wakeups(self) -> None:
         channel = queue_wakeup_channel(self.queue_name)

@@ -141,7 +141,7 @@ async def test_cancel_flag_alone_is_seen_at_the_next_heartbeat(
     assert stopped_s < HEARTBEAT_S + 0.5
 
 
-async def test_cancel_key_set_before_pickup_ends_the_run_without_a_model_call(
+async def test_cancel_sent_before_pickup_ends_the_run_without_a_model_call(
     harness: Harness, fake_model: str
 ) -> None:
     conversation = harness.conversation()
@@ -150,7 +150,11 @@ async def test_cancel_key_set_before_pickup_ends_the_run_without_a_model_call(
 
     async with running_worker(harness.settings):
         run = await harness.open_run(conversation, text)
+        # What the gateway's cancel does: the flag, then the signal (which no
+        # worker hears yet: the run is not picked up).
+        await harness.history.request_cancel(conversation.user_id, run.id)
         await harness.redis.set(run_cancel(run.id), b"1", ex=60)
+        await harness.redis.publish(run_control_channel(run.id), b"cancel")
         async with harness.redis.pubsub() as pubsub:
             await pubsub.subscribe(run_events_channel(run.id))
             await harness.enqueue(conversation, run.id)

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from agent_worker.control import ControlChannel
 from shared.ids import new_id
 from shared.redis_keys import run_cancel, run_control_channel
+from testkit.restartable_redis import restartable_redis
 
 WAIT_S = 5.0
 
@@ -30,8 +31,8 @@ async def test_a_cancel_message_reaches_a_watched_run_without_a_subscription_of_
     control: ControlChannel, redis: Redis
 ) -> None:
     run_id, other = new_id("run"), new_id("run")
-    event = await control.watch(run_id)
-    other_event = await control.watch(other)
+    event = control.watch(run_id)
+    other_event = control.watch(other)
     assert await _numsub(redis, run_id) == 0
 
     await redis.publish(run_control_channel(run_id), b"cancel")
@@ -42,14 +43,21 @@ async def test_a_cancel_message_reaches_a_watched_run_without_a_subscription_of_
     await control.unwatch(other)
 
 
-async def test_a_cancel_sent_before_the_run_was_watched_is_seen(
-    control: ControlChannel, redis: Redis
-) -> None:
-    run_id = new_id("run")
-    await redis.set(run_cancel(run_id), b"1", ex=60)
-    try:
-        event = await control.watch(run_id)
-        assert event.is_set()
-    finally:
-        await redis.delete(run_cancel(run_id))
-        await control.unwatch(run_id)
+async def test_a_cancel_sent_while_redis_was_away_is_seen_once_it_is_back() -> None:
+    with restartable_redis() as server:
+        control = ControlChannel(server.url)
+        await control.start()
+        redis = Redis.from_url(server.url)
+        try:
+            run_id = new_id("run")
+            event = control.watch(run_id)
+            await asyncio.to_thread(server.stop)
+            await asyncio.to_thread(server.start)
+            # The gateway's cancel: the key, then a message nobody hears.
+            await redis.set(run_cancel(run_id), b"1", ex=60)
+            await redis.publish(run_control_channel(run_id), b"cancel")
+            async with asyncio.timeout(WAIT_S * 2):
+                await event.wait()
+        finally:
+            await redis.aclose()
+            await control.stop()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from arq.constants import in_progress_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
 from chatkit.types import (
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
@@ -76,6 +76,7 @@ async def test_worker_starts_a_job_on_wakeup_without_waiting_for_its_poll(
     await asyncio.wait_for(ready.wait(), timeout=30)
     await asyncio.sleep(0.1)  # the first poll is over: only a wake-up helps now
     latencies: list[float] = []
+    run_ids: list[str] = []
     try:
         for index in range(3):
             conversation = demo_harness.conversation()
@@ -89,6 +90,7 @@ async def test_worker_starts_a_job_on_wakeup_without_waiting_for_its_poll(
                 latencies.append(time.perf_counter() - started)
                 assert first is not None
                 await collect(pubsub)
+            run_ids.append(run.id)
     finally:
         # Let arq finish its bookkeeping of the last job before stopping.
         await asyncio.gather(*worker.tasks.values())
@@ -97,6 +99,12 @@ async def test_worker_starts_a_job_on_wakeup_without_waiting_for_its_poll(
         await asyncio.gather(running, return_exceptions=True)
 
     assert max(latencies) < 1.0
+    # A finished job leaves nothing behind (and one try keeps no retry count).
+    prefixes = (job_key_prefix, in_progress_key_prefix, retry_key_prefix)
+    assert not await demo_harness.redis.exists(
+        *(prefix + run_id for prefix in prefixes for run_id in run_ids)
+    )
+    assert not await demo_harness.redis.zcard(demo_harness.settings.queue_name)
 
 
 async def test_a_woken_worker_leaves_a_job_another_worker_holds_to_it(
