@@ -5,7 +5,6 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
@@ -17,7 +16,7 @@ from chatkit.types import (
     WorkflowItem,
 )
 
-from agent_worker.worker import build_worker, dump_json, load_json
+from agent_worker.worker import dump_json, load_json
 from shared import run_log
 from shared.events import RunEnded
 from shared.jobs import RUN_AGENT_JOB
@@ -65,19 +64,10 @@ def test_job_payloads_round_trip_as_json_and_never_pickle() -> None:
 async def test_worker_starts_a_job_on_wakeup_without_waiting_for_its_poll(
     demo_harness: Harness,
 ) -> None:
-    ready = asyncio.Event()
-    worker: Any = build_worker(
-        demo_harness.settings,
-        handle_signals=False,
-        poll_delay=60,
-        on_ready=lambda ctx: ready.set(),
-    )
-    running = asyncio.create_task(worker.async_run())
-    await asyncio.wait_for(ready.wait(), timeout=30)
-    await asyncio.sleep(0.1)  # the first poll is over: only a wake-up helps now
     latencies: list[float] = []
     run_ids: list[str] = []
-    try:
+    async with running_worker(demo_harness.settings, poll_delay=60):
+        await asyncio.sleep(0.1)  # the first poll is over: only a wake-up helps now
         for index in range(3):
             conversation = demo_harness.conversation()
             conversation.turns = 1
@@ -91,12 +81,6 @@ async def test_worker_starts_a_job_on_wakeup_without_waiting_for_its_poll(
                 assert first is not None
                 await collect(pubsub)
             run_ids.append(run.id)
-    finally:
-        # Let arq finish its bookkeeping of the last job before stopping.
-        await asyncio.gather(*worker.tasks.values())
-        await worker.close()
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
 
     assert max(latencies) < 1.0
     # A finished job leaves nothing behind (and one try keeps no retry count).
@@ -110,33 +94,20 @@ async def test_worker_starts_a_job_on_wakeup_without_waiting_for_its_poll(
 async def test_a_woken_worker_leaves_a_job_another_worker_holds_to_it(
     demo_harness: Harness,
 ) -> None:
-    ready = asyncio.Event()
-    worker: Any = build_worker(
-        demo_harness.settings,
-        handle_signals=False,
-        poll_delay=60,
-        on_ready=lambda ctx: ready.set(),
-    )
-    running = asyncio.create_task(worker.async_run())
-    await asyncio.wait_for(ready.wait(), timeout=30)
     held, free = demo_harness.conversation(), demo_harness.conversation()
     held.turns = free.turns = 1
-    held_run = await demo_harness.open_run(held, "hello")
-    free_run = await demo_harness.open_run(free, "hello")
-    # What arq's claim leaves behind: the job is in progress on another worker.
-    await demo_harness.redis.set(in_progress_key_prefix + held_run.id, b"1", px=60_000)
-    try:
+    async with running_worker(demo_harness.settings, poll_delay=60) as worker:
+        held_run = await demo_harness.open_run(held, "hello")
+        free_run = await demo_harness.open_run(free, "hello")
+        # What arq's claim leaves behind: the job is in progress on another worker.
+        key = in_progress_key_prefix + held_run.id
+        await demo_harness.redis.set(key, b"1", px=60_000)
         await demo_harness.enqueue(held, held_run.id)
         await demo_harness.enqueue(free, free_run.id)
         # Woken for both, in that order: by the end of the second, the first
         # was looked at.
         finished = await final_run(demo_harness.history, free.user_id, free_run.id)
         untouched = await demo_harness.history.get_run(held.user_id, held_run.id)
-    finally:
-        await asyncio.gather(*worker.tasks.values())
-        await worker.close()
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
 
     assert finished.status == "completed"
     assert (untouched.status, untouched.worker) == ("queued", None)
