@@ -1,10 +1,11 @@
 """Job pickup latency, measured precisely: enqueue to the start of the job function.
 
-A probe worker process runs our real ``WakeableWorker`` (``build_worker``) on
-a queue of its own, with one job function that only records how long after
-its enqueue it started. The enqueuing side does what the gateway does: arq
-``enqueue_job`` with the run's id, then PUBLISH on the queue's wake-up channel.
-Both sides read the same wall clock (one machine), so no clock skew enters.
+A probe worker process runs our real ``WakeableWorker`` (``build_worker``, on
+uvloop like the agent-worker) on a queue of its own, with one job function that
+only records how long after its enqueue it started. The enqueuing side calls
+the gateway's own ``enqueue_and_wake`` (job, queue entry and wake-up in one
+round trip). Both sides read the same wall clock (one machine), so no clock
+skew enters.
 
 ``python -m bench.pickup_probe --redis URL --queue Q`` runs the probe worker.
 """
@@ -16,14 +17,15 @@ import time
 import uuid
 from typing import Any
 
+import uvloop
 from arq.connections import ArqRedis
 from arq.worker import func
 from redis.asyncio import ConnectionPool, Redis
 
 from agent_worker.settings import AgentWorkerSettings
 from agent_worker.worker import build_worker
+from gateway.runs import enqueue_and_wake
 from shared.jobs import RUN_AGENT_JOB
-from shared.redis_keys import queue_wakeup_channel
 
 READY_LINE = "probe worker ready"
 RESULT_WAIT_S = 5.0
@@ -56,10 +58,8 @@ async def measure_pickup(redis_url: str, queue: str, count: int) -> list[float]:
     found: list[float] = []
     try:
         for _ in range(count):
-            job_id = uuid.uuid4().hex
             payload = {"enqueued_at": time.time(), "queue": queue}
-            await pool.enqueue_job(RUN_AGENT_JOB, payload, _job_id=job_id)
-            await pool.publish(queue_wakeup_channel(queue), job_id)
+            await enqueue_and_wake(pool, queue, uuid.uuid4().hex, payload)
             answer = await reader.blpop([results_key(queue)], timeout=RESULT_WAIT_S)
             if answer is not None:
                 found.append(float(answer[1]))
@@ -92,5 +92,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    asyncio.set_event_loop(uvloop.new_event_loop())
     main()

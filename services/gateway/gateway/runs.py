@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import httpx
 import structlog
+from arq.connections import ArqRedis
 from arq.constants import job_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
@@ -267,28 +268,33 @@ async def _subscribe_and_enqueue(state: State, user: User, job: RunJob) -> Subsc
 
 
 async def _enqueue_and_wake(state: State, job: RunJob) -> bool:
-    """Queue the run's arq job and wake the workers, in one Redis round trip;
-    False if a job with the run's id exists already (it is left as it is).
+    """Queue the run's arq job and wake the workers (see `enqueue_and_wake`)."""
+    return await enqueue_and_wake(
+        state["arq"],
+        state["settings"].queue_name,
+        job.run_id,
+        job.model_dump(mode="json"),
+    )
+
+
+async def enqueue_and_wake(
+    arq: ArqRedis, queue: str, job_id: str, payload: object
+) -> bool:
+    """Queue an arq job of ``RUN_AGENT_JOB`` and wake the workers, in one Redis
+    round trip; False if a job with this id exists already (it is left as it is).
 
     arq's ``enqueue_job`` spends three round trips (WATCH, EXISTS, MULTI) on
     a duplicate check that a fresh run id does not need, and the wake-up a
     fourth: this writes what it writes (job key, queue entry) with NX instead.
     """
-    arq = state["arq"]
-    queue = state["settings"].queue_name
     now_ms = timestamp_ms()
     data = serialize_job(
-        RUN_AGENT_JOB,
-        (job.model_dump(mode="json"),),
-        {},
-        None,
-        now_ms,
-        serializer=arq.job_serializer,
+        RUN_AGENT_JOB, (payload,), {}, None, now_ms, serializer=arq.job_serializer
     )
     async with arq.pipeline(transaction=True) as pipe:
-        pipe.set(job_key_prefix + job.run_id, data, px=arq.expires_extra_ms, nx=True)
-        pipe.zadd(queue, {job.run_id: now_ms}, nx=True)
-        pipe.publish(queue_wakeup_channel(queue), job.run_id)
+        pipe.set(job_key_prefix + job_id, data, px=arq.expires_extra_ms, nx=True)
+        pipe.zadd(queue, {job_id: now_ms}, nx=True)
+        pipe.publish(queue_wakeup_channel(queue), job_id)
         stored, _, _ = await pipe.execute()
     return bool(stored)
 
