@@ -21,7 +21,7 @@ from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from .demo_model import MODEL_NAME as DEMO_MODEL_NAME
 from .demo_model import DemoModel
-from .openai_client import StreamEventDecodingClient
+from .openai_client import StreamEventDecodingClient, build_stream_event_validators
 from .settings import AgentWorkerSettings
 
 DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
@@ -80,6 +80,7 @@ def _litellm(settings: AgentWorkerSettings, name: str) -> ModelChoice:
 
 
 def _openai(settings: AgentWorkerSettings) -> ModelChoice:
+    build_stream_event_validators()
     client = StreamEventDecodingClient(
         api_key=settings.openai_api_key.get_secret_value() or _NO_KEY,
         base_url=settings.openai_base_url or None,
