@@ -31,6 +31,7 @@ from chatkit.errors import BaseStreamError
 from chatkit.types import (
     DurationSummary,
     ErrorEvent,
+    ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
     ThreadItemReplacedEvent,
@@ -352,5 +353,14 @@ class Turn:
 
 
 def _is_hidden(event: ThreadStreamEvent) -> bool:
-    item = getattr(event, "item", None)
-    return item is not None and item.type in HIDDEN_TYPES
+    # A class match, not getattr: a missing attribute on a pydantic model
+    # raises inside pydantic, a cost paid on every text delta.
+    match event:
+        case (
+            ThreadItemAddedEvent(item=item)
+            | ThreadItemDoneEvent(item=item)
+            | ThreadItemReplacedEvent(item=item)
+        ):
+            return item.type in HIDDEN_TYPES
+        case _:
+            return False
