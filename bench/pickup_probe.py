@@ -1,11 +1,11 @@
 """Job pickup latency, measured precisely: enqueue to the start of the job function.
 
 A probe worker process runs our real ``WakeableWorker`` (``build_worker``, on
-uvloop like the agent-worker) on a queue of its own, with one job function that
-only records how long after its enqueue it started. The enqueuing side calls
-the gateway's own ``enqueue_and_wake`` (job, queue entry and wake-up in one
-round trip). Both sides read the same wall clock (one machine), so no clock
-skew enters.
+uvloop and with the frozen start-up heap, like the agent-worker) on a queue of
+its own, with one job function that only records how long after its enqueue it
+started. The enqueuing side calls the gateway's own ``enqueue_and_wake`` (job,
+queue entry and wake-up in one round trip). Both sides read the same wall clock
+(one machine), so no clock skew enters.
 
 ``python -m bench.pickup_probe --redis URL --queue Q`` runs the probe worker.
 """
@@ -25,6 +25,7 @@ from redis.asyncio import ConnectionPool, Redis
 from agent_worker.settings import AgentWorkerSettings
 from agent_worker.worker import build_worker
 from gateway.runs import enqueue_and_wake
+from shared.gc_policy import freeze_startup_heap
 from shared.jobs import RUN_AGENT_JOB
 
 READY_LINE = "probe worker ready"
@@ -88,6 +89,7 @@ def main() -> None:
         on_shutdown=None,
         on_ready=lambda _ctx: print(READY_LINE, flush=True),
     )
+    freeze_startup_heap()  # as the agent-worker's entry point does
     worker.run()
 
 
