@@ -15,7 +15,11 @@ READY_TIMEOUT_S = 60.0
 
 
 def run_pickup_probe(session: Session) -> Percentiles | None:
-    """Start the probe worker, time ``pickup_jobs`` enqueues, stop it."""
+    """Start the probe worker, time ``pickup_jobs`` enqueues, stop it.
+
+    The first ``latency_warmup`` jobs are left out, as in the latency phase:
+    they pay one-time costs (connections, the claim script's first load).
+    """
     redis_url = session.stack.redis_url
     probe = ManagedProcess(
         "pickup-probe",
@@ -34,9 +38,10 @@ def run_pickup_probe(session: Session) -> Percentiles | None:
     )
     try:
         probe.wait_log_contains(READY_LINE, timeout=READY_TIMEOUT_S)
+        warmup = session.config.latency_warmup
         found = asyncio.run(
-            measure_pickup(redis_url, PROBE_QUEUE, session.config.pickup_jobs)
+            measure_pickup(redis_url, PROBE_QUEUE, warmup + session.config.pickup_jobs)
         )
     finally:
         probe.stop()
-    return percentiles(found)
+    return percentiles(found[warmup:])
