@@ -7,6 +7,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from shared.gc_policy import freeze_startup_heap
 from shared.logging import configure_logging
 
 DESCRIPTION = """ChatKit gateway: JWT auth, request validation, runs, SSE relay.
@@ -44,8 +45,10 @@ def main() -> None:
         "gateway_listening",
         url=f"http://{settings.gateway_host}:{settings.gateway_port}",
     )
+    app = create_app(settings)
+    freeze_startup_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.gateway_host,
         port=settings.gateway_port,
         # Our own middleware logs each request as JSON; uvicorn's text lines
