@@ -69,12 +69,6 @@ class Subscription:
         """Refuse messages up to ``seq`` from now on: the client has them already."""
         self._last_seq = max(self._last_seq, seq)
 
-    def get_nowait(self) -> RelayItem:
-        """The next item if one is queued (``asyncio.QueueEmpty`` otherwise)."""
-        if not self._items:
-            raise asyncio.QueueEmpty
-        return self._items.popleft()
-
     async def get(self) -> RelayItem:
         """Wait for the next item (however long the run stays quiet)."""
         while not self._items:
