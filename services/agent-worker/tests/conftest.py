@@ -94,6 +94,27 @@ def worker_settings(
 API_KEY = "sk-test-worker-key-0123456789"
 
 
+def fake_model_settings(
+    redis_url: str,
+    history_url: str,
+    queue: str,
+    fake_model: str,
+    *,
+    setup: str = "responses",
+    **values: Any,
+) -> AgentWorkerSettings:
+    """Settings of a worker that talks to the fake model through one model path."""
+    return worker_settings(
+        redis_url,
+        history_url,
+        queue,
+        openai_api_key=API_KEY,
+        openai_base_url=fake_model,
+        **MODEL_SETUPS[setup],
+        **values,
+    )
+
+
 @contextlib.asynccontextmanager
 async def harness_on_fake_model(
     setup: str,
@@ -104,14 +125,13 @@ async def harness_on_fake_model(
     attachments_dir: Path,
 ) -> AsyncIterator[Harness]:
     """A harness whose worker talks to the fake model through one model path."""
-    settings = worker_settings(
+    settings = fake_model_settings(
         redis_url,
         history_url,
         worker_queue,
-        openai_api_key=API_KEY,
-        openai_base_url=fake_model,
+        fake_model,
+        setup=setup,
         attachments_dir=attachments_dir,
-        **MODEL_SETUPS[setup],
     )
     harness = Harness(settings)
     try:

@@ -28,8 +28,8 @@ from shared.redis_keys import run_log as run_log_key
 from shared.run_log import LOG_FIELD
 from testkit.restartable_redis import restartable_redis
 
-from .conftest import API_KEY, CountingRedis, worker_settings
-from .harness import MODEL_SETUPS, Harness, collect, next_payload
+from .conftest import CountingRedis, fake_model_settings
+from .harness import Harness, collect, next_payload
 from .live import echo_of, running_worker, text_deltas, watched_run
 
 ITEM = "msg_item"
@@ -247,13 +247,11 @@ async def test_publisher_connection_killed_mid_answer_resumes_without_a_gap(
     history_url: str, worker_queue: str, fake_model: str
 ) -> None:
     with restartable_redis() as server:
-        settings = worker_settings(
+        settings = fake_model_settings(
             server.url,
             history_url,
             worker_queue,
-            openai_api_key=API_KEY,
-            openai_base_url=fake_model,
-            **MODEL_SETUPS["responses"],
+            fake_model,
         )
         harness = Harness(settings)
         admin = Redis.from_url(server.url)

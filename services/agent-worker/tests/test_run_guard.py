@@ -13,8 +13,8 @@ from chatkit.types import ThreadItemDoneEvent
 from shared.events import RunEnded, RunEvent
 from shared.history_api import RunRecord, RunUpdate
 
-from .conftest import API_KEY, worker_settings
-from .harness import MODEL_SETUPS, Conversation, Harness
+from .conftest import fake_model_settings
+from .harness import Conversation, Harness
 from .live import RunMessage, Watch, running_worker, text_deltas, watched_run
 
 SLOW_TEXT = "[slow] a long story please"
@@ -31,14 +31,12 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     """Heartbeats every 10 s, or as often as an indirect parameter says."""
     heartbeat_s = getattr(request, "param", 10.0)
-    settings = worker_settings(
+    settings = fake_model_settings(
         redis_url,
         history_url,
         f"{worker_queue}:guard",
-        openai_api_key=API_KEY,
-        openai_base_url=fake_model,
+        fake_model,
         worker_heartbeat_s=heartbeat_s,
-        **MODEL_SETUPS["responses"],
     )
     harness = Harness(settings)
     yield harness

@@ -14,8 +14,8 @@ from shared.events import RunEnded
 from shared.history_client import HistoryClient, HistoryConflict, HistoryError
 from testkit.tcp_proxy import TcpProxy, TcpTarget, running_proxy
 
-from .conftest import API_KEY, worker_settings
-from .harness import MODEL_SETUPS, Harness
+from .conftest import fake_model_settings
+from .harness import Harness
 from .live import echo_of, running_worker, watched_run
 
 SLOW_TEXT = "[slow] say it while history is away"
@@ -40,13 +40,11 @@ async def test_history_unreachable_at_the_done_item_loses_nothing(
     worker_queue: str,
     fake_model: str,
 ) -> None:
-    settings = worker_settings(
+    settings = fake_model_settings(
         redis_url,
         f"http://127.0.0.1:{history_proxy.port}",
         f"{worker_queue}:writes",
-        openai_api_key=API_KEY,
-        openai_base_url=fake_model,
-        **MODEL_SETUPS["responses"],
+        fake_model,
     )
     harness = Harness(settings)
     conversation = harness.conversation()

@@ -23,8 +23,8 @@ from shared.jobs import RUN_AGENT_JOB
 from shared.redis_keys import run_control_channel, run_events_channel
 from testkit.restartable_redis import restartable_redis
 
-from .conftest import API_KEY, worker_settings
-from .harness import MODEL_SETUPS, Harness, collect, next_payload
+from .conftest import fake_model_settings, worker_settings
+from .harness import Harness, collect, next_payload
 from .live import echo_of, final_run, running_worker, watched_run
 
 DEMO_LABEL = "[offline demo model]"
@@ -186,13 +186,11 @@ async def test_worker_outlives_a_redis_restart_mid_run_and_keeps_serving(
     history_url: str, worker_queue: str, fake_model: str
 ) -> None:
     with restartable_redis() as server:
-        settings = worker_settings(
+        settings = fake_model_settings(
             server.url,
             history_url,
             worker_queue,
-            openai_api_key=API_KEY,
-            openai_base_url=fake_model,
-            **MODEL_SETUPS["responses"],
+            fake_model,
         )
         harness = Harness(settings)
         conversation = harness.conversation()
