@@ -8,7 +8,9 @@ checked (``run_watch``). A client that goes away only unsubscribes: the worker
 owns the run and stores the answer.
 """
 
+import contextlib
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Callable,
@@ -141,7 +143,7 @@ async def follow_batches(
     *,
     resume: Resume = START,
     on_quiet: QuietCheck | None = None,
-) -> AsyncIterator[RunItems | Keepalive]:
+) -> AsyncGenerator[RunItems | Keepalive, None]:
     """The run's items up to its end (or a drop) in batches, a Keepalive when quiet.
 
     ``resume.replay`` comes first; after it, a message whose sequence number
@@ -183,15 +185,15 @@ async def follow(
     batches = follow_batches(
         subscription, keepalive_s, resume=resume, on_quiet=on_quiet
     )
-    try:
+    # aclosing: ending here ends follow_batches at once, which closes the
+    # subscription.
+    async with contextlib.aclosing(batches):
         async for batch in batches:
             if isinstance(batch, Keepalive):
                 yield batch
                 continue
             for item in batch:
                 yield item
-    finally:
-        subscription.close()
 
 
 def with_id(seq: int, frame: bytes) -> bytes:
@@ -222,13 +224,14 @@ async def chatkit_frames(
     batches = follow_batches(
         subscription, keepalive_s, resume=resume, on_quiet=on_quiet
     )
-    async for batch in batches:
-        if isinstance(batch, Keepalive):
-            yield KEEPALIVE_FRAME
-            continue
-        chunk = frames.of(batch)
-        if chunk:
-            yield chunk
+    async with contextlib.aclosing(batches):
+        async for batch in batches:
+            if isinstance(batch, Keepalive):
+                yield KEEPALIVE_FRAME
+                continue
+            chunk = frames.of(batch)
+            if chunk:
+                yield chunk
 
 
 class _ChatKitFrames:
