@@ -79,7 +79,7 @@ class ControlChannel:
         self._watched[run_control_channel(run_id).encode()] = (run_id, event)
         return event
 
-    async def unwatch(self, run_id: str) -> None:
+    def unwatch(self, run_id: str) -> None:
         """Forget the run: it ended on this worker (no Redis command)."""
         self._watched.pop(run_control_channel(run_id).encode(), None)
 

@@ -97,7 +97,7 @@ async def run_turn(resources: WorkerResources, job: RunJob) -> JobOutcome:
         log.info("run started", op=job.op.type, pickup_ms=round(pickup_ms, 2))
         return await Turn(resources, job, loaded).run()
     finally:
-        await resources.control.unwatch(job.run_id)
+        resources.control.unwatch(job.run_id)
 
 
 class Turn:

@@ -39,8 +39,8 @@ async def test_a_cancel_message_reaches_a_watched_run_without_a_subscription_of_
     async with asyncio.timeout(WAIT_S):
         await event.wait()
     assert not other_event.is_set()
-    await control.unwatch(run_id)
-    await control.unwatch(other)
+    control.unwatch(run_id)
+    control.unwatch(other)
 
 
 async def test_a_cancel_sent_while_redis_was_away_is_seen_once_it_is_back() -> None:
